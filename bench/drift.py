@@ -1,0 +1,1 @@
+"""PLACEHOLDER - embedding part only (full bench written below)."""

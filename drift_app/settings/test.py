@@ -1,0 +1,13 @@
+"""Test settings: the same real PostgreSQL (embedded unless DATABASE_URL is set) and a real Redis."""
+
+import os
+
+os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+# The suite's own redis-server (started by tests/conftest.py), never the demo's.
+os.environ.setdefault("CELERY_BROKER_URL", f"redis://127.0.0.1:{os.environ.get('DRIFTDESK_TEST_REDIS_PORT', '6399')}/0")
+
+from .base import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import api, views
+
+api_v1 = [
+    path("deployments", api.DeploymentListApi.as_view(), name="api-deployment-list"),
+    path("deployments/<slug:slug>", api.DeploymentDetailApi.as_view(), name="api-deployment-detail"),
+    path("deployments/<slug:slug>/samples", api.SampleIngestApi.as_view(), name="api-samples"),
+    path("", include("goldenset.api_urls")),
+    path("", include("feedback.api_urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("deployments/", views.DeploymentListView.as_view(), name="deployment-list"),
+    path("deployments/<slug:slug>/", views.DeploymentDetailView.as_view(), name="deployment-detail"),
+    path("deployments/<slug:slug>/samples/<int:pk>/", views.SampleDetailView.as_view(), name="sample-detail"),
+    path("golden/", include("goldenset.urls")),
+    path("feedback/", include("feedback.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

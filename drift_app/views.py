@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, render
+from django.views.generic import TemplateView
+
+from . import selectors
+from .models import ProductionSample
+from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin
+
+
+@login_required
+def home(request):
+    """Landing page: what each role needs first."""
+    deployments = selectors.deployment_list()
+    return render(request, "drift/home.html", {"deployments": deployments})
+
+
+class DeploymentListView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (ML_ENGINEER, SME, COMPLIANCE)
+    template_name = "drift/deployment_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["deployments"] = selectors.deployment_list()
+        return ctx
+
+
+class DeploymentDetailView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (ML_ENGINEER, SME, COMPLIANCE)
+    template_name = "drift/deployment_detail.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        deployment = selectors.deployment_get(slug=slug)
+        samples = selectors.sample_list(deployment=deployment)
+        page = Paginator(samples, 50).get_page(self.request.GET.get("page"))
+        ctx.update(
+            deployment=deployment,
+            page=page,
+            total=samples.count(),
+            embedded=samples.filter(prompt_embedding__isnull=False).count(),
+        )
+        return ctx
+
+
+class SampleDetailView(RoleRequiredMixin, TemplateView):
+    # Power users see samples too: they flag bad answers from this page.
+    allowed_roles = ALL_ROLES
+    template_name = "drift/sample_detail.html"
+
+    def get_context_data(self, slug: str, pk: int, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        sample = get_object_or_404(
+            ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding"),
+            deployment__slug=slug, pk=pk,
+        )
+        ctx["sample"] = sample
+        return ctx
