@@ -24,7 +24,7 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def redis_server():
     """The suite's own real redis-server on 127.0.0.1 (port DRIFTDESK_TEST_REDIS_PORT, default 6399)."""
     port = int(os.environ.get("DRIFTDESK_TEST_REDIS_PORT", "6399"))
@@ -53,3 +53,11 @@ def redis_server():
 @pytest.fixture
 def personas(db):
     return make_personas()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(redis_server):
+    # Rate-limit counters and other cache entries never leak from one test into the next.
+    from django.core.cache import cache
+
+    cache.clear()

@@ -195,6 +195,13 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=f"redis://127.0.0.1:{RE
 if urlparse(CELERY_BROKER_URL).scheme not in ("redis", "rediss", "memory"):
     raise ImproperlyConfigured(f"CELERY_BROKER_URL must be a redis:// URL, got {CELERY_BROKER_URL!r}")
 CELERY_RESULT_BACKEND = None
+# Shared by every process (rate limits, SME claim hints): Redis, not per-process memory.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default=f"redis://127.0.0.1:{REDIS_PORT}/1"),
+    }
+}
 CELERY_TASK_ACKS_LATE = True
 # A task whose worker is killed is redelivered, not lost.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

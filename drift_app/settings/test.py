@@ -5,7 +5,9 @@ import os
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 # The suite's own redis-server (started by tests/conftest.py), never the demo's.
-os.environ.setdefault("CELERY_BROKER_URL", f"redis://127.0.0.1:{os.environ.get('DRIFTDESK_TEST_REDIS_PORT', '6399')}/0")
+_redis = f"redis://127.0.0.1:{os.environ.get('DRIFTDESK_TEST_REDIS_PORT', '6399')}"
+os.environ.setdefault("CELERY_BROKER_URL", f"{_redis}/0")
+os.environ.setdefault("CACHE_URL", f"{_redis}/1")
 
 from .base import *  # noqa: E402,F403
 
