@@ -6,7 +6,6 @@ from . import services
 
 @shared_task(
     autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5, acks_late=True,
-    queue="embeddings",
 )
 def embed_samples_task(sample_ids: list[int]) -> int:
     return services.samples_embed(sample_ids=sample_ids)

@@ -1,1 +1,174 @@
-from django.db import models  # noqa: F401
+"""Human feedback: power users flag answers, SMEs label the flags, confirmed problems become golden items.
+
+Lineage lives here (Promotion: flag -> golden item -> sample) so goldenset never depends on feedback.
+Every foreign key to a ProductionSample is PROTECT: a sample that is evidence is never removed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from drift_app.models import Deployment, ProductionSample
+
+
+class Reason(models.TextChoices):
+    INCORRECT = "incorrect", "Incorrect"
+    OUTDATED = "outdated", "Outdated"
+    HARMFUL = "harmful", "Harmful"
+    UNHELPFUL = "unhelpful", "Unhelpful"
+    OTHER = "other", "Other"
+
+
+# Triage priority weight of each reason: harm first, wrong facts next, taste last.
+REASON_SEVERITY = {
+    Reason.HARMFUL: 5,
+    Reason.INCORRECT: 4,
+    Reason.OUTDATED: 3,
+    Reason.UNHELPFUL: 2,
+    Reason.OTHER: 1,
+}
+
+
+class Verdict(models.TextChoices):
+    CONFIRMED_BAD = "confirmed_bad", "Confirmed bad"
+    NOT_A_PROBLEM = "not_a_problem", "Not a problem"
+    OUTDATED_KNOWLEDGE = "outdated_knowledge", "Outdated knowledge (concept drift)"
+    POLICY_VIOLATION = "policy_violation", "Policy violation"
+
+
+# Final labels that mean "the flag was right": these may be promoted into the golden set.
+CONFIRMED_VERDICTS = (Verdict.CONFIRMED_BAD, Verdict.OUTDATED_KNOWLEDGE, Verdict.POLICY_VIOLATION)
+# Counted by the confirmed-bad rate: the answer itself is wrong or not allowed (genuine degradation).
+# Outdated knowledge is counted apart: the world moved, the model did not (concept drift).
+BAD_VERDICTS = (Verdict.CONFIRMED_BAD, Verdict.POLICY_VIOLATION)
+
+
+class DeploymentFeedbackSettings(models.Model):
+    """Per-deployment feedback settings; a deployment without a row uses the field defaults."""
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, related_name="feedback_settings")
+    overlap = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="How many SMEs label each flag. Above 1, agreement is measured and disagreements adjudicated.",
+    )
+    claim_minutes = models.PositiveSmallIntegerField(
+        default=15, validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text="How long a claim locks a flag for one SME.",
+    )
+
+    class Meta:
+        verbose_name = "deployment feedback settings"
+        verbose_name_plural = "deployment feedback settings"
+
+    def __str__(self) -> str:
+        return f"Feedback settings for {self.deployment.slug}"
+
+
+class Flag(models.Model):
+    """A power user's report that one answer is bad."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"  # waiting for SME labels
+        ADJUDICATION = "adjudication", "Needs adjudication"  # labels disagree
+        RESOLVED = "resolved", "Resolved"  # final label set
+
+    sample = models.ForeignKey(ProductionSample, on_delete=models.PROTECT, related_name="flags")
+    # Denormalised from the sample: every queue and metric filters by deployment.
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="flags")
+    flagged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flags")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Copied from the deployment's settings when flagged, so changing the setting never reopens old flags.
+    required_labels = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    final_label = models.CharField(max_length=30, choices=Verdict.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    # The claim: while claimed_until is in the future only claimed_by may label or adjudicate.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "flagged_by"], name="flag_one_per_user_and_sample"),
+            models.CheckConstraint(
+                condition=~models.Q(status="resolved") | ~models.Q(final_label=""),
+                name="flag_resolved_has_final_label",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["deployment", "status"], name="flag_deployment_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Flag {self.pk} on {self.sample_id} ({self.reason})"
+
+    @property
+    def severity(self) -> int:
+        return REASON_SEVERITY[self.reason]
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status == self.Status.RESOLVED and self.final_label in CONFIRMED_VERDICTS
+
+    def claim_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.claimed_by_id is not None and self.claimed_until is not None and self.claimed_until > now
+
+
+class Label(models.Model):
+    """One SME's independent reading of a flag."""
+
+    flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="labels")
+    sme = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flag_labels")
+    label = models.CharField(max_length=30, choices=Verdict.choices)
+    comment = models.TextField(blank=True)
+    corrected_answer = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["flag", "sme"], name="label_one_per_sme_and_flag"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} by {self.sme_id} on flag {self.flag_id}"
+
+
+class Adjudication(models.Model):
+    """The final word on a flag whose labels disagree; its label wins."""
+
+    flag = models.OneToOneField(Flag, on_delete=models.CASCADE, related_name="adjudication")
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=30, choices=Verdict.choices)
+    comment = models.TextField()
+    corrected_answer = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.label} (adjudicated) on flag {self.flag_id}"
+
+
+class Promotion(models.Model):
+    """Lineage: a confirmed flag became a golden item, built from this sample."""
+
+    flag = models.OneToOneField(Flag, on_delete=models.PROTECT, related_name="promotion")
+    golden_item = models.OneToOneField("goldenset.GoldenItem", on_delete=models.PROTECT, related_name="+")
+    sample = models.ForeignKey(ProductionSample, on_delete=models.PROTECT, related_name="promotions")
+    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"Flag {self.flag_id} -> golden item {self.golden_item_id}"

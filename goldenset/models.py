@@ -1,1 +1,295 @@
-from django.db import models  # noqa: F401
+"""The golden set: SME-curated items, immutable versions, evaluation runs and their results.
+
+There is one golden set for the installation (items are not per deployment); every deployment is
+evaluated against its latest version. A deployment's baseline is the EvalRun with is_baseline=True
+(at most one per deployment, enforced by a partial unique constraint).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from pgvector.django import HnswIndex, VectorField
+
+from drift_app.embeddings import DIMENSIONS
+from drift_app.models import Deployment, ProductionSample
+
+from .scoring import DEFAULT_SIMILARITY_THRESHOLD
+
+
+class ImmutableError(Exception):
+    pass
+
+
+class GoldenItem(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        APPROVED = "approved", "Approved"
+        RETIRED = "retired", "Retired"
+
+    class Source(models.TextChoices):
+        AUTHORED = "authored", "Authored"
+        FLAG = "flag", "Promoted from a flag"
+        IMPORTED = "imported", "Imported"
+
+    prompt = models.TextField()
+    reference_answer = models.TextField()
+    category = models.CharField(max_length=100, db_index=True)
+    tags = models.JSONField(default=list, blank=True)
+    # {"must_include": [...], "must_not_include": [...], "regex": "..."}; see scoring.check_acceptance.
+    acceptance = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.AUTHORED)
+    # Evidence is never removed: a sample promoted into the golden set stays.
+    source_sample = models.ForeignKey(
+        ProductionSample, on_delete=models.PROTECT, null=True, blank=True, related_name="golden_items"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="golden_authored")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="golden_approved"
+    )
+    revision = models.PositiveIntegerField(default=1)
+    # sha256 of the prompt and answer text an SME acknowledged as containing acceptable PII.
+    pii_ack_digest = models.CharField(max_length=64, blank=True, default="")
+
+    prompt_embedding = VectorField(dimensions=DIMENSIONS, null=True, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True, default="")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            # Four eyes, also in the database: the approver is never the author.
+            models.CheckConstraint(
+                condition=models.Q(approver__isnull=True) | ~models.Q(approver=models.F("author")),
+                name="golden_approver_is_not_author",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=["authored", "flag", "imported"]), name="golden_source_valid"
+            ),
+        ]
+        indexes = [
+            # Cosine: the encoder's output is L2-normalised; used for near-duplicates and coverage gaps.
+            HnswIndex(name="golden_prompt_hnsw", fields=["prompt_embedding"], m=16, ef_construction=64,
+                      opclasses=["vector_cosine_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.prompt[:60]}"
+
+
+class GoldenItemEvent(models.Model):
+    """One change to an item, with who, why and a snapshot of the content after it (the history)."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Edited"
+        SUBMITTED = "submitted", "Submitted for review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        RETIRED = "retired", "Retired"
+        PII_ACKNOWLEDGED = "pii_ack", "PII acknowledged"
+
+    item = models.ForeignKey(GoldenItem, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=12, choices=Action.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10)
+    snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class _ImmutableModel(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError(f"{type(self).__name__} rows are immutable once stored")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError(f"{type(self).__name__} rows are never deleted")
+
+
+class GoldenSetVersion(_ImmutableModel):
+    """An immutable snapshot of the approved items, made by every approval or retirement."""
+
+    number = models.PositiveIntegerField(unique=True)
+    # sha256 over the canonical JSON of the approved items (id, prompt, reference, category, tags,
+    # acceptance), sorted by id: two versions with the same content have the same hash.
+    content_hash = models.CharField(max_length=64, db_index=True)
+    item_count = models.PositiveIntegerField()
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"v{self.number} ({self.content_hash[:12]})"
+
+
+class GoldenSetVersionItem(_ImmutableModel):
+    version = models.ForeignKey(GoldenSetVersion, on_delete=models.PROTECT, related_name="items")
+    item = models.ForeignKey(GoldenItem, on_delete=models.PROTECT, related_name="version_entries")
+    revision = models.PositiveIntegerField()
+    prompt = models.TextField()
+    reference_answer = models.TextField()
+    category = models.CharField(max_length=100)
+    tags = models.JSONField(default=list)
+    acceptance = models.JSONField(default=dict)
+    item_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["item_id"]
+        constraints = [models.UniqueConstraint(fields=["version", "item"], name="golden_version_item_unique")]
+
+
+class EvalConfig(models.Model):
+    """How a deployment is evaluated: its OpenAI-compatible endpoint, scorer settings, schedule."""
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, related_name="golden_eval_config")
+    endpoint_base_url = models.URLField(blank=True, help_text="e.g. https://llm.internal/v1 (POST …/chat/completions).")
+    endpoint_model = models.CharField(max_length=200, blank=True)
+    # The key itself is never stored: only the name of the environment variable holding it.
+    api_key_env = models.CharField(max_length=100, blank=True, help_text="Environment variable with the API key.")
+    timeout_s = models.FloatField(default=30.0, validators=[MinValueValidator(0.1), MaxValueValidator(600)])
+    max_retries = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(10)])
+    concurrency = models.PositiveSmallIntegerField(default=4, validators=[MinValueValidator(1), MaxValueValidator(64)])
+    similarity_threshold = models.FloatField(
+        default=DEFAULT_SIMILARITY_THRESHOLD, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Cosine similarity to the reference at or above which an answer passes (see goldenset/README.md).",
+    )
+    judge_enabled = models.BooleanField(default=False)
+    judge_model = models.CharField(max_length=200, blank=True, help_text="Model name for the LLM judge (same endpoint).")
+    schedule_cron = models.CharField(
+        max_length=100, blank=True, default="",
+        help_text="Crontab 'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *'); empty: no schedule.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def has_endpoint(self) -> bool:
+        return bool(self.endpoint_base_url and self.endpoint_model)
+
+    def clean(self) -> None:
+        if self.judge_enabled and not (self.has_endpoint and self.judge_model):
+            raise ValidationError({"judge_model": "the judge needs an endpoint and a judge model"})
+        if self.schedule_cron:
+            parts = self.schedule_cron.split()
+            if len(parts) != 5:
+                raise ValidationError({"schedule_cron": "must have five fields: minute hour day-of-month month day-of-week"})
+            if not self.has_endpoint:
+                raise ValidationError({"schedule_cron": "a schedule needs an endpoint (base URL and model)"})
+
+
+class EvalRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class AnswerSource(models.TextChoices):
+        ENDPOINT = "endpoint", "Model endpoint"
+        UPLOADED = "uploaded", "Uploaded answers"
+
+    class Trigger(models.TextChoices):
+        API = "api", "API"
+        PAGE = "page", "Page"
+        COMMAND = "command", "Management command"
+        SCHEDULE = "schedule", "Schedule"
+        DEMO = "demo", "Demo"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="golden_runs")
+    model_version = models.CharField(max_length=200)
+    golden_version = models.ForeignKey(GoldenSetVersion, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    answer_source = models.CharField(max_length=10, choices=AnswerSource.choices)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.API)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Scorer settings pinned at creation so a later config change never rewrites history.
+    similarity_threshold = models.FloatField()
+    judge_model = models.CharField(max_length=200, blank=True)
+    judge_prompt_version = models.CharField(max_length=50, blank=True)
+    endpoint_model = models.CharField(max_length=200, blank=True)
+
+    item_count = models.PositiveIntegerField(default=0)
+    passed_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    errored_count = models.PositiveIntegerField(default=0)
+    pass_rate = models.FloatField(null=True, blank=True, help_text="passed / (passed + failed); errored items excluded.")
+    # {category: pass_rate}; counts in category_counts {category: {"passed": n, "scored": m}}.
+    category_pass_rates = models.JSONField(default=dict, blank=True)
+    category_counts = models.JSONField(default=dict, blank=True)
+    is_baseline = models.BooleanField(default=False)
+    baseline_run = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    relative_drop_pct = models.FloatField(null=True, blank=True)
+    regressed_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment"], condition=models.Q(is_baseline=True),
+                                    name="golden_one_baseline_per_deployment"),
+        ]
+        indexes = [models.Index(fields=["deployment", "-created_at"], name="golden_run_deployment_time")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.deployment.slug} {self.model_version}"
+
+    @property
+    def regressed(self) -> int:
+        return self.regressed_count
+
+
+class EvalResult(models.Model):
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        ERRORED = "errored", "Errored"
+
+    run = models.ForeignKey(EvalRun, on_delete=models.CASCADE, related_name="results")
+    version_item = models.ForeignKey(GoldenSetVersionItem, on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey(GoldenItem, on_delete=models.PROTECT, related_name="eval_results")
+    answer = models.TextField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    score = models.FloatField(null=True, blank=True)
+    exact_match = models.BooleanField(null=True)
+    similarity = models.FloatField(null=True, blank=True)
+    acceptance_ok = models.BooleanField(null=True)
+    acceptance_problems = models.JSONField(default=list, blank=True)
+    judge_passed = models.BooleanField(null=True)
+    judge_score = models.FloatField(null=True, blank=True)
+    judge_rationale = models.TextField(blank=True)
+    judge_model = models.CharField(max_length=200, blank=True)
+    judge_prompt_version = models.CharField(max_length=50, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    regressed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-regressed", "outcome", "item_id"]
+        constraints = [models.UniqueConstraint(fields=["run", "item"], name="golden_result_run_item_unique")]

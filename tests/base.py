@@ -51,6 +51,7 @@ def make_personas() -> Personas:
     for name, role in PERSONAS.items():
         user = User.objects.create_user(username=name, email=f"{name}@example.org", password=PASSWORD)
         if role:
-            user.groups.add(Group.objects.get(name=role))
+            # Transactional tests flush the data-migration groups; recreate them when needed.
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
         users[name] = user
     return Personas(**users)

@@ -121,6 +121,10 @@ if urlparse(DATABASE_URL).scheme not in ("postgres", "postgresql", "pgsql", "pos
     raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL, got scheme {urlparse(DATABASE_URL).scheme!r}")
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# A unix-socket URL (postgresql://user@/db?host=/path) arrives with the host in OPTIONS; make it HOST.
+for _key in ("host", "port"):
+    if _key in DATABASES["default"].get("OPTIONS", {}):
+        DATABASES["default"][_key.upper()] = str(DATABASES["default"]["OPTIONS"].pop(_key))
 DATABASES["default"]["CONN_MAX_AGE"] = _int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -209,7 +213,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"drift_app.tasks.embed_samples_task": {"queue": "embeddings"}}
 # Redis redelivers an unacknowledged message after this many seconds; longer than any task.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

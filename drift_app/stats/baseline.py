@@ -1,0 +1,279 @@
+"""Fitting a baseline once: PCA, a k-means codebook and the reference summaries later windows use.
+
+A seeded fraction of the baseline is held out and never touches any fit: calibration windows
+and the novelty radius come from it, so thresholds reflect how *unseen* in-distribution data
+scores, not how the fitted points score against themselves.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy import sparse
+from sklearn.cluster import kmeans_plusplus
+
+from . import distances
+
+FORMAT_VERSION = 1
+NOVELTY_QUANTILE = 0.99
+GRID_BINS = 256
+REFERENCE_SAMPLE_SIZE = 4000
+KMEANS_FIT_CAP = 20000
+KMEANS_ITERATIONS = 25
+
+
+@dataclass(frozen=True, eq=False)
+class FittedBaseline:
+    """The stored artifact of a baseline fit. ``to_bytes``/``from_bytes`` round-trip it (no pickle).
+
+    Index arrays refer to rows of the ``vectors`` passed to :func:`fit_baseline`.
+    """
+
+    seed: int
+    n_baseline: int
+    fit_indices: np.ndarray  # rows used to fit PCA, codebook and reference summaries
+    holdout_indices: np.ndarray  # rows never fitted: calibration pool and novelty radius
+    holdout_vectors: np.ndarray  # (h, dim) float32, the held-out rows themselves
+    pca_mean: np.ndarray  # (dim,)
+    pca_components: np.ndarray  # (k_pc, dim)
+    pca_std: np.ndarray  # (k_pc,) spread of the fitted rows along each component
+    codebook: np.ndarray  # (n_cells, k_pc) k-means centroids in PCA space
+    centroids: np.ndarray  # (n_cells, dim) the same cells' means in the original space
+    reference_counts: np.ndarray  # (n_cells,) fitted rows per cell
+    slice_directions: np.ndarray  # (n_slices, dim) unit vectors for sliced Wasserstein
+    knots: np.ndarray  # (k_pc + n_slices, GRID_BINS + 1) reference quantiles per projection
+    rff_omega: np.ndarray  # (dim, D)
+    rff_phase: np.ndarray  # (D,)
+    rff_reference_mean: np.ndarray  # (D,) mean random features of the fitted rows
+    reference_sample: np.ndarray  # (<= REFERENCE_SAMPLE_SIZE, dim) fitted rows for tests/classifier
+    bandwidth: float
+    novelty_radius: float  # NOVELTY_QUANTILE of held-out distance to nearest centroid
+    holdout_distances: np.ndarray  # (h,) those distances
+
+    @property
+    def n_components(self) -> int:
+        return int(self.pca_components.shape[0])
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.codebook.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.pca_mean.shape[0])
+
+    def to_bytes(self) -> bytes:
+        arrays = {}
+        meta = {"format_version": FORMAT_VERSION}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                arrays[f.name] = value
+            else:
+                meta[f.name] = value
+        arrays["_meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FittedBaseline":
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            meta = json.loads(archive["_meta"].tobytes().decode())
+            if meta.pop("format_version") != FORMAT_VERSION:
+                raise ValueError("unsupported FittedBaseline format version")
+            arrays = {name: archive[name] for name in archive.files if name != "_meta"}
+        return cls(**meta, **arrays)
+
+
+@dataclass(frozen=True, eq=False)
+class VectorFeatures:
+    """Per-vector quantities every statistic is computed from (see suite.window_statistics)."""
+
+    pcs: np.ndarray  # (n, k_pc) float32
+    cells: np.ndarray  # (n,) int, nearest codebook cell in PCA space
+    novelty_distance: np.ndarray  # (n,) float32, distance to nearest centroid, original space
+    slot: np.ndarray  # (n, k_pc + n_slices) int16, position on the quantile grid
+    below: np.ndarray  # (n, k_pc + n_slices) float32, distance below the reference minimum
+    above: np.ndarray  # (n, k_pc + n_slices) float32, distance above the reference maximum
+    rff: np.ndarray  # (n, D) float32
+
+
+def _as_vectors(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        raise ValueError("vectors must be a 2-D array (n, dim)")
+    if not np.all(np.isfinite(vectors)):
+        raise ValueError("vectors contain NaN or infinity")
+    return vectors
+
+
+def _nearest(points: np.ndarray, centres: np.ndarray, *, chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Index of and squared distance to the nearest centre, via |x|^2 - 2 x.c + |c|^2 in chunks."""
+    centre_sq = np.sum(centres.astype(np.float32) ** 2, axis=1)
+    index = np.empty(points.shape[0], dtype=np.int64)
+    dist2 = np.empty(points.shape[0], dtype=np.float32)
+    for start in range(0, points.shape[0], chunk):
+        block = points[start : start + chunk]
+        d2 = centre_sq[None, :] - 2.0 * (block @ centres.T.astype(np.float32))
+        best = np.argmin(d2, axis=1)
+        index[start : start + chunk] = best
+        point_sq = np.sum(block * block, axis=1)
+        dist2[start : start + chunk] = np.maximum(d2[np.arange(block.shape[0]), best] + point_sq, 0.0)
+    return index, dist2
+
+
+def _group_sums(labels: np.ndarray, points: np.ndarray, n_groups: int) -> np.ndarray:
+    """Row sums per label as one sparse product (np.add.at is an order of magnitude slower)."""
+    onehot = sparse.csr_matrix(
+        (np.ones(labels.size, dtype=np.float32), (labels, np.arange(labels.size))), shape=(n_groups, labels.size)
+    )
+    return np.asarray(onehot @ points, dtype=np.float32)
+
+
+def _kmeans(points: np.ndarray, n_clusters: int, rng: np.random.Generator) -> np.ndarray:
+    """Lloyd's k-means (k-means++ start) on at most KMEANS_FIT_CAP points; returns centres.
+
+    Hand-rolled on BLAS matrix products: several times faster than sklearn's KMeans at this size,
+    which matters because fitting sits inside the 3-second suite budget.
+    """
+    if points.shape[0] > KMEANS_FIT_CAP:
+        points = points[rng.choice(points.shape[0], KMEANS_FIT_CAP, replace=False)]
+    # k-means++ seeding on a subsample: seeding cost grows with n * k, Lloyd refines anyway.
+    seeding = points[rng.choice(points.shape[0], min(points.shape[0], 40 * n_clusters), replace=False)]
+    centres, _ = kmeans_plusplus(seeding, n_clusters, random_state=int(rng.integers(2**31 - 1)))
+    centres = centres.astype(np.float32)
+    for _ in range(KMEANS_ITERATIONS):
+        labels, _ = _nearest(points, centres)
+        sums = _group_sums(labels, points, n_clusters)
+        counts = np.bincount(labels, minlength=n_clusters)
+        filled = counts > 0
+        new = centres.copy()
+        new[filled] = sums[filled] / counts[filled, None]
+        if np.allclose(new, centres, atol=1e-6):
+            centres = new
+            break
+        centres = new
+    return centres
+
+
+def default_n_clusters(n_fit: int) -> int:
+    # About 30 fitted vectors per cell keeps the reference histogram well estimated; capped at
+    # 128 cells so windows of a few hundred vectors still fill most cells.
+    return int(min(128, max(8, n_fit // 30)))
+
+
+def fit_baseline(
+    vectors: np.ndarray,
+    *,
+    n_components: int = 32,
+    n_clusters: int | None = None,
+    holdout_fraction: float = 0.3,
+    n_slices: int = 32,
+    rff_features: int = 256,
+    seed: int = 0,
+) -> FittedBaseline:
+    """Fit PCA, codebook and reference summaries on (1 - holdout_fraction) of ``vectors``.
+
+    The held-out rows (a seeded random ``holdout_fraction``) are kept for calibration and the
+    novelty radius only. MMD uses ``rff_features`` random Fourier features of an RBF kernel whose
+    bandwidth is the median pairwise distance among (up to 1,000) fitted rows.
+    """
+    vectors = _as_vectors(vectors)
+    n, dim = vectors.shape
+    if not 0.0 < holdout_fraction < 1.0:
+        raise ValueError("holdout_fraction must be in (0, 1)")
+    n_holdout = int(round(n * holdout_fraction))
+    if n_holdout < 50 or n - n_holdout < 100:
+        raise ValueError(f"baseline of {n} vectors is too small (need >= 50 held out and >= 100 fitted)")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    holdout_indices = np.sort(order[:n_holdout])
+    fit_indices = np.sort(order[n_holdout:])
+    fit = vectors[fit_indices]
+    holdout = vectors[holdout_indices]
+
+    n_components = int(min(n_components, dim, fit.shape[0] - 1))
+    pca_mean = fit.mean(axis=0, dtype=np.float64).astype(np.float32)
+    centred = fit - pca_mean
+    gram = (centred.T @ centred).astype(np.float64) / fit.shape[0]
+    eigvals, eigvecs = np.linalg.eigh(gram)
+    top = np.argsort(eigvals)[::-1][:n_components]
+    components = eigvecs[:, top].T
+    # Sign convention so that refits on the same data give the same components.
+    components *= np.sign(components[np.arange(n_components), np.argmax(np.abs(components), axis=1)])[:, None]
+    components = np.ascontiguousarray(components, dtype=np.float32)
+    fit_pcs = centred @ components.T
+    del centred
+    pca_std = np.maximum(fit_pcs.std(axis=0), 1e-12).astype(np.float32)
+
+    n_cells = int(n_clusters or default_n_clusters(fit.shape[0]))
+    codebook = _kmeans(fit_pcs, n_cells, rng)
+    fit_cells, _ = _nearest(fit_pcs, codebook)
+    reference_counts = np.bincount(fit_cells, minlength=n_cells).astype(np.int64)
+    sums = _group_sums(fit_cells, fit, n_cells).astype(np.float64)
+    centroids = (codebook @ components + pca_mean).astype(np.float64)  # fallback for empty cells
+    filled = reference_counts > 0
+    centroids[filled] = sums[filled] / reference_counts[filled, None]
+    centroids = centroids.astype(np.float32)
+
+    directions = rng.standard_normal((n_slices, dim)).astype(np.float32)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    projections = np.concatenate([fit_pcs, fit @ directions.T], axis=1)
+    knots = distances.quantile_knots(projections, GRID_BINS)
+    del projections
+
+    sample_size = min(REFERENCE_SAMPLE_SIZE, fit.shape[0])
+    reference_sample = fit[np.sort(rng.choice(fit.shape[0], sample_size, replace=False))]
+    bandwidth = distances.median_bandwidth(reference_sample[:1000])
+    omega = (rng.standard_normal((dim, rff_features)) / bandwidth).astype(np.float32)
+    phase = rng.uniform(0.0, 2.0 * np.pi, rff_features).astype(np.float32)
+    rff_reference_mean = distances.random_fourier_features(fit, omega, phase).mean(axis=0, dtype=np.float64)
+
+    _, holdout_d2 = _nearest(holdout, centroids)
+    holdout_distances = np.sqrt(holdout_d2).astype(np.float32)
+    return FittedBaseline(
+        seed=int(seed),
+        n_baseline=int(n),
+        fit_indices=fit_indices,
+        holdout_indices=holdout_indices,
+        holdout_vectors=holdout,
+        pca_mean=pca_mean,
+        pca_components=components,
+        pca_std=pca_std,
+        codebook=codebook,
+        centroids=centroids,
+        reference_counts=reference_counts,
+        slice_directions=directions,
+        knots=knots,
+        rff_omega=omega,
+        rff_phase=phase,
+        rff_reference_mean=rff_reference_mean,
+        reference_sample=reference_sample,
+        bandwidth=float(bandwidth),
+        novelty_radius=float(np.quantile(holdout_distances, NOVELTY_QUANTILE)),
+        holdout_distances=holdout_distances,
+    )
+
+
+def vector_features(fitted: FittedBaseline, vectors: np.ndarray) -> VectorFeatures:
+    vectors = _as_vectors(vectors)
+    if vectors.shape[1] != fitted.dim:
+        raise ValueError(f"vectors have dimension {vectors.shape[1]}, baseline has {fitted.dim}")
+    pcs = (vectors - fitted.pca_mean) @ fitted.pca_components.T
+    cells, _ = _nearest(pcs, fitted.codebook)
+    _, d2 = _nearest(vectors, fitted.centroids)
+    projections = np.concatenate([pcs, vectors @ fitted.slice_directions.T], axis=1)
+    slot, below, above = distances.grid_positions(projections, fitted.knots)
+    return VectorFeatures(
+        pcs=pcs.astype(np.float32),
+        cells=cells,
+        novelty_distance=np.sqrt(d2).astype(np.float32),
+        slot=slot,
+        below=below,
+        above=above,
+        rff=distances.random_fourier_features(vectors, fitted.rff_omega, fitted.rff_phase),
+    )

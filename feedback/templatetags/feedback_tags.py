@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import math
+
+from django import template
+
+from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, has_role
+
+from .. import selectors
+from ..models import Flag, Reason
+
+register = template.Library()
+
+
+@register.inclusion_tag("feedback/flag_control.html", takes_context=True)
+def flag_control(context, sample):
+    """The "flag this answer" control (power users) and the flag count (SMEs, compliance) on a sample page."""
+    user = context["request"].user
+    return {
+        "request": context["request"],
+        "csrf_token": context.get("csrf_token"),
+        "sample": sample,
+        "can_flag": has_role(user, POWER_USER),
+        "my_flag": selectors.user_flag_for_sample(user=user, sample=sample) if has_role(user, POWER_USER) else None,
+        "can_read": has_role(user, SME, COMPLIANCE, ML_ENGINEER),
+        "flags": list(Flag.objects.filter(sample=sample).select_related("flagged_by"))
+        if has_role(user, SME, COMPLIANCE, ML_ENGINEER) else [],
+        "reasons": Reason.choices,
+    }
+
+
+@register.inclusion_tag("feedback/home_summary.html", takes_context=True)
+def feedback_home(context):
+    user = context["request"].user
+    ctx = {"is_power_user": has_role(user, POWER_USER), "is_reader": has_role(user, SME, COMPLIANCE, ML_ENGINEER)}
+    if ctx["is_power_user"]:
+        mine = selectors.flag_list(user=user)
+        ctx["mine_total"] = mine.count()
+        ctx["mine_resolved"] = mine.filter(status=Flag.Status.RESOLVED).count()
+    if ctx["is_reader"]:
+        ctx["open"] = Flag.objects.filter(status=Flag.Status.OPEN).count()
+        ctx["adjudication"] = Flag.objects.filter(status=Flag.Status.ADJUDICATION).count()
+        ctx["is_sme"] = has_role(user, SME)
+    return ctx
+
+
+@register.filter
+def pct(value, digits: int = 1) -> str:
+    """0.0123 -> "1.2%"; None or nan -> "–"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def num(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{int(digits)}f}"
+
+
+@register.filter
+def hours(delta) -> str:
+    h = delta.total_seconds() / 3600
+    return f"{h:.0f} h" if h < 48 else f"{h / 24:.0f} d"

@@ -1,0 +1,338 @@
+"""Feedback pages. Power users: flag from the sample page, "my flags". SMEs: triage, label, adjudicate,
+promote. Compliance and ML engineers: the same pages read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.views import View
+from django.views.generic import TemplateView
+
+from drift_app import selectors as drift_selectors
+from drift_app.models import ProductionSample
+from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, RoleRequiredMixin, has_role
+
+from . import selectors, services
+from .models import Flag, Verdict
+from .throttles import FlagRateThrottle, limit_message
+
+READERS = (SME, COMPLIANCE, ML_ENGINEER)
+
+
+def highlight_pii(text: str) -> tuple[SafeString, list]:
+    """The text, HTML-escaped, with likely personal data wrapped in <mark>; and the findings."""
+    from goldenset.pii import find_pii
+
+    findings = find_pii(text or "")
+    parts, pos = [], 0
+    for f in findings:
+        parts.append(escape(text[pos : f.start]))
+        parts.append(f'<mark class="pii" title="likely {escape(f.kind)}">{escape(f.text)}</mark>')
+        pos = f.end
+    parts.append(escape((text or "")[pos:]))
+    return mark_safe("".join(parts)), findings
+
+
+# --- Power users --------------------------------------------------------------------------------
+
+
+class FlagSampleView(RoleRequiredMixin, View):
+    """POST from the "flag this answer" control on the sample page."""
+
+    allowed_roles = (POWER_USER,)
+    http_method_names = ["post"]
+
+    def post(self, request, sample_pk: int):
+        sample = get_object_or_404(
+            ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding"),
+            pk=sample_pk,
+        )
+        back = reverse("sample-detail", args=[sample.deployment.slug, sample.pk])
+        throttle = FlagRateThrottle()
+        # The same per-user limit as the API, counted in the same Redis keys.
+        if not throttle.allow_request(request, None):
+            return _problem(request, 429, limit_message(throttle.wait()), back)
+        try:
+            services.flag_create(
+                sample=sample, user=request.user,
+                reason=request.POST.get("reason", ""), comment=request.POST.get("comment", ""),
+            )
+        except services.FeedbackError as exc:
+            return _problem(request, exc.status, exc.message, back)
+        messages.success(request, "Thank you: the answer is flagged. An SME will review it; see My flags for the outcome.")
+        return HttpResponseRedirect(back)
+
+
+def _problem(request, status: int, message: str, back: str):
+    return render(request, "feedback/problem.html", {"message": message, "back": back}, status=status)
+
+
+class MyFlagsView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (POWER_USER,)
+    template_name = "feedback/my_flags.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["flags"] = selectors.flag_list(user=self.request.user)[:500]
+        return ctx
+
+
+# --- SMEs, compliance, ML engineers --------------------------------------------------------------
+
+
+def _deployment_filter(request):
+    slug = request.GET.get("deployment")
+    return drift_selectors.deployment_get(slug=slug) if slug else None
+
+
+class TriageView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "feedback/triage.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        deployment = _deployment_filter(self.request)
+        items = selectors.triage_queue(user=self.request.user, deployment=deployment)
+        ctx.update(
+            deployment=deployment,
+            deployments=drift_selectors.deployment_list(),
+            to_label=[i for i in items if i.flag.status == Flag.Status.OPEN],
+            to_adjudicate=[i for i in items if i.flag.status == Flag.Status.ADJUDICATION],
+            can_act=has_role(self.request.user, SME),
+        )
+        return ctx
+
+
+class FlagListView(RoleRequiredMixin, TemplateView):
+    """Every flag with its outcome: the record compliance reads."""
+
+    allowed_roles = READERS
+    template_name = "feedback/flag_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        status = self.request.GET.get("status") or None
+        if status not in Flag.Status.values:
+            status = None
+        deployment = _deployment_filter(self.request)
+        ctx.update(
+            flags=selectors.flag_list(deployment=deployment, status=status)[:500],
+            status=status,
+            statuses=Flag.Status.choices,
+            deployment=deployment,
+            deployments=drift_selectors.deployment_list(),
+        )
+        return ctx
+
+
+class FlagDetailView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "feedback/flag_detail.html"
+
+    def get_context_data(self, pk: int, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(flag_context(self.request, selectors.flag_get(flag_id=pk)))
+        return ctx
+
+
+def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
+    user = request.user
+    now = timezone.now()
+    is_sme = has_role(user, SME)
+    labels = list(flag.labels.all())
+    labelled_by_me = any(lab.sme_id == user.pk for lab in labels)
+    claimed_by_me = flag.claimed_by_id == user.pk and flag.claim_active(now)
+    prompt_html, prompt_pii = highlight_pii(flag.sample.prompt)
+    response_html, response_pii = highlight_pii(flag.sample.response)
+    corrected = services.corrected_answer_for(flag) if flag.status == Flag.Status.RESOLVED else ""
+    promotion = getattr(flag, "promotion", None)
+    ctx = {
+        "flag": flag,
+        "sample": flag.sample,
+        "labels": labels,
+        "adjudication": getattr(flag, "adjudication", None),
+        "other_flags": Flag.objects.filter(sample_id=flag.sample_id).exclude(pk=flag.pk).select_related("flagged_by"),
+        "verdicts": Verdict.choices,
+        "is_sme": is_sme,
+        "claimed_by_me": claimed_by_me,
+        "claimed_by_other": flag.claim_active(now) and not claimed_by_me,
+        "can_claim": is_sme and flag.status != Flag.Status.RESOLVED and not flag.claim_active(now)
+        and not (flag.status == Flag.Status.OPEN and labelled_by_me),
+        "can_label": is_sme and claimed_by_me and flag.status == Flag.Status.OPEN and not labelled_by_me,
+        "can_adjudicate": is_sme and claimed_by_me and flag.status == Flag.Status.ADJUDICATION,
+        "can_promote": is_sme and flag.is_confirmed and promotion is None,
+        "prompt_html": prompt_html,
+        "response_html": response_html,
+        "pii": [("prompt", f) for f in prompt_pii] + [("response", f) for f in response_pii],
+        "corrected_answer": corrected,
+        "promotion": promotion,
+        "form": form or {"prompt": flag.sample.prompt, "reference_answer": corrected, "category": "", "reason": ""},
+    }
+    if corrected:
+        ctx["corrected_html"], corrected_pii = highlight_pii(corrected)
+        ctx["pii"] += [("corrected answer", f) for f in corrected_pii]
+    if promotion is not None:
+        item = promotion.golden_item
+        item_prompt_html, item_prompt_pii = highlight_pii(item.prompt)
+        item_answer_html, item_answer_pii = highlight_pii(item.reference_answer)
+        ctx.update(
+            item=item,
+            item_prompt_html=item_prompt_html,
+            item_answer_html=item_answer_html,
+            item_pii=item_prompt_pii + item_answer_pii,
+            can_submit=is_sme and item.status == "draft",
+        )
+    return ctx
+
+
+class _FlagAction(RoleRequiredMixin, View):
+    """POST-only SME actions on one flag; refusals re-render the flag page with the reason and a 4xx."""
+
+    allowed_roles = (SME,)
+    http_method_names = ["post"]
+    done_message = ""
+
+    def post(self, request, pk: int):
+        flag = get_object_or_404(Flag, pk=pk)
+        try:
+            message = self.act(flag, request.POST)
+        except services.FeedbackError as exc:
+            return self.refuse(request, flag, exc.status, exc.message)
+        messages.success(request, message or self.done_message)
+        return HttpResponseRedirect(self.success_url(flag))
+
+    def success_url(self, flag: Flag) -> str:
+        return reverse("feedback:flag-detail", args=[flag.pk])
+
+    def refuse(self, request, flag: Flag, status: int, message: str, form: dict | None = None):
+        ctx = flag_context(request, selectors.flag_get(flag_id=flag.pk), form=form)
+        ctx["error"] = message
+        return render(request, "feedback/flag_detail.html", ctx, status=status)
+
+    def act(self, flag: Flag, data) -> str:
+        raise NotImplementedError
+
+
+class ClaimView(_FlagAction):
+    def act(self, flag, data):
+        flag = services.flag_claim(flag=flag, user=self.request.user)
+        return f"Flag {flag.pk} is yours until {flag.claimed_until:%H:%M} UTC."
+
+
+class ReleaseView(_FlagAction):
+    done_message = "Claim released."
+
+    def act(self, flag, data):
+        services.flag_release(flag=flag, user=self.request.user)
+
+    def success_url(self, flag):
+        return reverse("feedback:triage")
+
+
+class LabelView(_FlagAction):
+    def act(self, flag, data):
+        services.flag_label(
+            flag=flag, user=self.request.user, label=data.get("label", ""),
+            comment=data.get("comment", ""), corrected_answer=data.get("corrected_answer", ""),
+        )
+        return f"Label saved on flag {flag.pk}."
+
+    def success_url(self, flag):
+        return reverse("feedback:triage")
+
+
+class AdjudicateView(_FlagAction):
+    def act(self, flag, data):
+        services.flag_adjudicate(
+            flag=flag, user=self.request.user, label=data.get("label", ""),
+            comment=data.get("comment", ""), corrected_answer=data.get("corrected_answer", ""),
+        )
+        return f"Flag {flag.pk} adjudicated; the final label is {Verdict(data.get('label')).label}."
+
+
+class PromoteView(_FlagAction):
+    def post(self, request, pk: int):
+        flag = get_object_or_404(Flag, pk=pk)
+        form = {k: request.POST.get(k, "") for k in ("prompt", "reference_answer", "category", "reason", "tags")}
+        tags = [t.strip() for t in form["tags"].split(",") if t.strip()]
+        try:
+            promotion = services.flag_promote(
+                flag=flag, user=request.user, category=form["category"], reason=form["reason"],
+                prompt=form["prompt"], reference_answer=form["reference_answer"], tags=tags,
+            )
+        except services.FeedbackError as exc:
+            return self.refuse(request, flag, exc.status, exc.message, form=form)
+        messages.success(
+            request, f"Flag {flag.pk} is now draft golden item #{promotion.golden_item_id}. "
+            "Redact or acknowledge any highlighted personal data, then submit it for review.",
+        )
+        return HttpResponseRedirect(self.success_url(flag))
+
+
+class SubmitPromotionView(_FlagAction):
+    """Send the promoted draft to review; goldenset refuses while unacknowledged personal data remains."""
+
+    def act(self, flag, data):
+        from goldenset import services as golden
+
+        promotion = getattr(flag, "promotion", None)
+        if promotion is None:
+            raise services.Conflict(f"Flag {flag.pk} has not been promoted.")
+        reason = (data.get("reason") or "").strip()
+        if not reason:
+            raise services.FeedbackError("Say why the item is ready for review.")
+        try:
+            if data.get("acknowledge_pii"):
+                golden.golden_item_acknowledge_pii(item=promotion.golden_item, user=self.request.user, reason=reason)
+            golden.golden_item_submit(item=promotion.golden_item, user=self.request.user, reason=reason)
+        except ValidationError as exc:
+            raise services.Conflict("; ".join(exc.messages)) from None
+        return f"Golden item #{promotion.golden_item_id} is submitted for review."
+
+
+class AgreementView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "feedback/agreement.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        deployment = _deployment_filter(self.request)
+        ctx.update(
+            report=selectors.agreement_report(deployment=deployment),
+            deployment=deployment,
+            deployments=drift_selectors.deployment_list(),
+            adjudications=Flag.objects.filter(adjudication__isnull=False)
+            .filter(**({"deployment": deployment} if deployment else {}))
+            .select_related("adjudication__adjudicator", "sample")
+            .defer("sample__prompt_embedding", "sample__response_embedding")
+            .prefetch_related("labels__sme")[:50],
+        )
+        return ctx
+
+
+class MetricsView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "feedback/metrics.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        deployment = drift_selectors.deployment_get(slug=slug)
+        window = self.request.GET.get("window") if self.request.GET.get("window") in selectors.WINDOWS else "weekly"
+        days = {"daily": 14, "weekly": 56}[window]
+        end = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+        start = end - dt.timedelta(days=days)
+        ctx.update(
+            deployment=deployment,
+            window=window,
+            series=selectors.feedback_metrics_series(deployment=deployment, start=start, end=end, window=window),
+            total=selectors.feedback_metrics(deployment=deployment, start=start, end=end),
+        )
+        return ctx

@@ -1,0 +1,17 @@
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from drift_app.models import Deployment
+
+from . import services
+from .models import EvalRun
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5, acks_late=True)
+def eval_run_execute_task(run_id: int) -> None:
+    services.eval_run_execute(run=EvalRun.objects.get(id=run_id))
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def eval_scheduled_task(deployment_id: int) -> None:
+    services.eval_scheduled(deployment=Deployment.objects.get(id=deployment_id))

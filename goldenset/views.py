@@ -1,0 +1,355 @@
+"""SME pages of the golden set. Every page names its roles: SMEs edit; power users, compliance
+officers and ML engineers read; ML engineers start evaluation runs."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.generic import TemplateView
+
+from drift_app import selectors as drift_selectors
+from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, RoleRequiredMixin, has_role
+
+from . import selectors, services
+from .models import EvalRun, GoldenItem
+from .pii import find_pii
+
+READERS = (SME, POWER_USER, COMPLIANCE, ML_ENGINEER)
+
+
+def _error_text(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{k.replace('_', ' ')}: {' '.join(m for e in v for m in e.messages)}" for k, v in exc.error_dict.items())
+    return " ".join(exc.messages)
+
+
+def highlight(text: str) -> list[tuple[str, str | None]]:
+    """Split text into (segment, pii_kind or None) for the PII highlight."""
+    out, pos = [], 0
+    for f in find_pii(text):
+        if f.start > pos:
+            out.append((text[pos:f.start], None))
+        out.append((text[f.start:f.end], f.kind))
+        pos = f.end
+    if pos < len(text):
+        out.append((text[pos:], None))
+    return out
+
+
+def _parse_list(value: str) -> list[str]:
+    return [t.strip() for t in value.replace("\n", "|").replace(",", "|").split("|") if t.strip()]
+
+
+def _item_fields_from_post(post) -> dict:
+    acceptance = {
+        "must_include": [t.strip() for t in post.get("must_include", "").split("|") if t.strip()],
+        "must_not_include": [t.strip() for t in post.get("must_not_include", "").split("|") if t.strip()],
+        "regex": post.get("regex", "").strip(),
+    }
+    return {
+        "prompt": post.get("prompt", ""), "reference_answer": post.get("reference_answer", ""),
+        "category": post.get("category", ""), "tags": _parse_list(post.get("tags", "")),
+        "acceptance": {k: v for k, v in acceptance.items() if v},
+    }
+
+
+class ItemListView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/item_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        g = self.request.GET
+        filters = {k: g.get(k, "").strip() for k in ("q", "status", "category", "tag", "source")}
+        items = selectors.golden_item_list(**filters).order_by("-updated_at", "-id")
+        ctx.update(
+            filters=filters, page=Paginator(items, 50).get_page(g.get("page")), total=items.count(),
+            categories=selectors.golden_categories(), statuses=GoldenItem.Status.choices,
+            sources=GoldenItem.Source.choices, latest_version=selectors.golden_version_latest(),
+            querystring="&".join(f"{k}={v}" for k, v in filters.items() if v),
+        )
+        return ctx
+
+
+class ItemCreateView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (SME,)
+    template_name = "goldenset/item_form.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.setdefault("values", {})
+        ctx["categories"] = selectors.golden_categories()
+        return ctx
+
+    def post(self, request):
+        fields = _item_fields_from_post(request.POST)
+        try:
+            item = services.golden_item_create(author=request.user, reason=request.POST.get("reason", ""), **fields)
+        except ValidationError as exc:
+            return self.render_to_response(self.get_context_data(error=_error_text(exc), values=request.POST))
+        messages.success(request, f"Draft #{item.pk} created. Submit it for review when it is ready.")
+        return redirect("goldenset:item-detail", pk=item.pk)
+
+
+class ItemEditView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (SME,)
+    template_name = "goldenset/item_form.html"
+
+    def get_context_data(self, pk: int, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        item = selectors.golden_item_get(pk=pk)
+        if "values" not in ctx:
+            acc = item.acceptance or {}
+            ctx["values"] = {
+                "prompt": item.prompt, "reference_answer": item.reference_answer, "category": item.category,
+                "tags": ", ".join(item.tags), "must_include": "|".join(acc.get("must_include", [])),
+                "must_not_include": "|".join(acc.get("must_not_include", [])), "regex": acc.get("regex", ""),
+            }
+        ctx.update(item=item, categories=selectors.golden_categories())
+        return ctx
+
+    def post(self, request, pk: int):
+        item = selectors.golden_item_get(pk=pk)
+        try:
+            services.golden_item_update(item=item, user=request.user, reason=request.POST.get("reason", ""),
+                                        **_item_fields_from_post(request.POST))
+        except ValidationError as exc:
+            return self.render_to_response(self.get_context_data(pk=pk, error=_error_text(exc), values=request.POST))
+        messages.success(request, f"Item #{pk} saved as a new draft revision.")
+        return redirect("goldenset:item-detail", pk=pk)
+
+
+ITEM_ACTIONS = {
+    "submit": (services.golden_item_submit, "submitted for review"),
+    "approve": (services.golden_item_approve, "approved; a new golden-set version was cut"),
+    "reject": (services.golden_item_reject, "sent back to draft"),
+    "retire": (services.golden_item_retire, "retired"),
+    "acknowledge_pii": (services.golden_item_acknowledge_pii, "PII acknowledged"),
+}
+
+
+class ItemDetailView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/item_detail.html"
+
+    def get_context_data(self, pk: int, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        item = selectors.golden_item_get(pk=pk)
+        ctx.update(
+            item=item, history=selectors.golden_item_history(item=item),
+            prompt_segments=highlight(item.prompt), answer_segments=highlight(item.reference_answer),
+            pii=[f for fs in services.item_pii(item).values() for f in fs],
+            pii_blocks=services.item_pii_blocks(item), similar=selectors.golden_item_similar(item=item),
+            can_edit=has_role(self.request.user, SME),
+            is_author=item.author_id == self.request.user.pk,
+        )
+        return ctx
+
+    def post(self, request, pk: int):
+        if not has_role(request.user, SME):
+            return HttpResponse("Only subject-matter experts change golden items.", status=403)
+        item = selectors.golden_item_get(pk=pk)
+        action = request.POST.get("action", "")
+        if action not in ITEM_ACTIONS:
+            return HttpResponse(f"Unknown action {action!r}.", status=400)
+        service, done = ITEM_ACTIONS[action]
+        try:
+            service(item=item, user=request.user, reason=request.POST.get("reason", ""))
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"Item #{pk} {done}.")
+        return HttpResponseRedirect(request.POST.get("next") or reverse("goldenset:item-detail", args=[pk]))
+
+
+class ReviewQueueView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (SME,)
+    template_name = "goldenset/review_queue.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["items"] = selectors.golden_review_queue(user=self.request.user)
+        return ctx
+
+    def post(self, request):
+        ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
+        items = list(GoldenItem.objects.filter(pk__in=ids))
+        try:
+            version = services.golden_items_approve(items=items, user=request.user, reason=request.POST.get("reason", ""))
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"{len(items)} item(s) approved: golden set version {version.number}.")
+        return redirect("goldenset:review-queue")
+
+
+class VersionListView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/version_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["versions"] = selectors.golden_version_list()[:500]
+        return ctx
+
+
+class VersionDetailView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/version_detail.html"
+
+    def get_context_data(self, number: int, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        version = selectors.golden_version_get(number=number)
+        ctx.update(version=version, items=version.items.all())
+        return ctx
+
+
+class VersionDiffView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/version_diff.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        try:
+            old, new = int(self.request.GET.get("old", "")), int(self.request.GET.get("new", ""))
+        except ValueError:
+            raise Http404("Pick two versions to compare.") from None
+        ctx["diff"] = selectors.golden_version_diff(old=selectors.golden_version_get(number=old),
+                                                    new=selectors.golden_version_get(number=new))
+        ctx["versions"] = selectors.golden_version_list()[:500]
+        return ctx
+
+
+class ImportView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (SME,)
+    template_name = "goldenset/import.html"
+
+    def post(self, request):
+        upload = request.FILES.get("file")
+        if upload is None:
+            return self.render_to_response(self.get_context_data(error="Choose a .jsonl or .csv file."))
+        fmt = upload.name.rsplit(".", 1)[-1].lower()
+        if fmt not in ("jsonl", "csv"):
+            return self.render_to_response(self.get_context_data(error="The file must end in .jsonl or .csv."))
+        try:
+            content = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return self.render_to_response(self.get_context_data(error="The file is not UTF-8 text."))
+        accept = [int(x) for x in _parse_list(request.POST.get("accept_duplicate_rows", "")) if x.isdigit()]
+        try:
+            report = services.golden_import(user=request.user, fmt=fmt, content=content,
+                                            reason=request.POST.get("reason", ""), accept_duplicate_rows=accept)
+        except ValidationError as exc:
+            return self.render_to_response(self.get_context_data(error=_error_text(exc)))
+        return self.render_to_response(self.get_context_data(report=report, filename=upload.name))
+
+
+class ExportView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+
+    def get(self, request, fmt: str):
+        if fmt not in ("jsonl", "csv"):
+            raise Http404("Unknown format.")
+        items = selectors.golden_item_list(status=request.GET.get("status", "")).order_by("id")
+        response = HttpResponse(services.golden_export(fmt=fmt, items=items),
+                                content_type="application/x-ndjson" if fmt == "jsonl" else "text/csv")
+        response["Content-Disposition"] = f'attachment; filename="golden-set.{fmt}"'
+        return response
+
+
+class RunListView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/run_list.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        deployment = drift_selectors.deployment_get(slug=slug)
+        ctx.update(deployment=deployment, runs=selectors.eval_run_list(deployment=deployment)[:200],
+                   config=services.eval_config_get(deployment=deployment),
+                   can_run=has_role(self.request.user, ML_ENGINEER))
+        return ctx
+
+    def post(self, request, slug: str):
+        if not has_role(request.user, ML_ENGINEER):
+            return HttpResponse("Only ML engineers start evaluation runs.", status=403)
+        deployment = drift_selectors.deployment_get(slug=slug)
+        upload = request.FILES.get("answers")
+        answers = None
+        if upload is not None:
+            answers = {}
+            try:
+                for n, line in enumerate(upload.read().decode("utf-8-sig").splitlines(), start=1):
+                    if line.strip():
+                        rec = json.loads(line)
+                        answers[int(rec["golden_item_id"])] = rec["answer"]
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                messages.error(request, f"Answers file, line {n}: expected JSON {{\"golden_item_id\", \"answer\"}} ({exc}).")
+                return redirect("goldenset:run-list", slug=slug)
+        try:
+            run = services.eval_run_create(deployment=deployment, user=request.user, answers=answers,
+                                           model_version=request.POST.get("model_version") or None,
+                                           trigger=EvalRun.Trigger.PAGE)
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+            return redirect("goldenset:run-list", slug=slug)
+        messages.success(request, f"Run {run.pk} queued.")
+        return redirect("goldenset:run-detail", pk=run.pk)
+
+
+class RunDetailView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/run_detail.html"
+
+    def get_context_data(self, pk: int, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        run = selectors.eval_run_get(pk=pk)
+        baseline_rates = run.baseline_run.category_pass_rates if run.baseline_run else {}
+        categories = [(c, rate, baseline_rates.get(c), run.category_counts.get(c, {}))
+                      for c, rate in run.category_pass_rates.items()]
+        ctx.update(run=run, results=selectors.eval_result_list(run=run), categories=categories,
+                   can_run=has_role(self.request.user, ML_ENGINEER))
+        return ctx
+
+    def post(self, request, pk: int):
+        if not has_role(request.user, ML_ENGINEER):
+            return HttpResponse("Only ML engineers choose the baseline.", status=403)
+        run = selectors.eval_run_get(pk=pk)
+        try:
+            services.eval_run_set_baseline(run=run, user=request.user, reason=request.POST.get("reason", ""))
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"Run {pk} is now the baseline of {run.deployment.name}.")
+        return redirect("goldenset:run-detail", pk=pk)
+
+
+class CoverageView(RoleRequiredMixin, TemplateView):
+    allowed_roles = READERS
+    template_name = "goldenset/coverage.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        deployment = drift_selectors.deployment_get(slug=slug)
+        ctx.update(deployment=deployment, report=selectors.coverage_gaps(deployment=deployment))
+        return ctx
+
+
+class DeploymentIndexView(RoleRequiredMixin, TemplateView):
+    """Evaluation and coverage entry points per deployment."""
+
+    allowed_roles = READERS
+    template_name = "goldenset/deployments.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        rows = []
+        for d in drift_selectors.deployment_list():
+            rows.append((d, selectors.eval_latest_run(deployment=d), selectors.eval_baseline_run(deployment=d)))
+        ctx["rows"] = rows
+        return ctx
