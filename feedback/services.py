@@ -16,7 +16,7 @@ from drift_app.models import ProductionSample
 from drift_app.roles import POWER_USER, SME, has_role
 
 from . import selectors
-from .models import CONFIRMED_VERDICTS, Adjudication, Flag, Label, Promotion, Reason, Verdict
+from .models import Adjudication, Flag, Label, Promotion, Reason, Verdict
 
 
 class FeedbackError(Exception):

@@ -116,7 +116,7 @@ def _specs() -> list[Spec]:
         rate = {"Starter": 10, "Pro": 100, "Business": 500, "Enterprise": 2000}[plan]
         s.append(("api", f"What are the API rate limits on the {plan} plan?",
                   f"The {plan} plan allows {rate} requests per second; above that the API answers 429 and you should retry with backoff.",
-                  f"On {plan} you can make {rate} requests per second; beyond that you get a 429 and should back off and retry.",
+                  f"The {plan} plan lets you make {rate} requests per second; above that you get a 429 and should retry with backoff.",
                   None, [str(rate)]))
     s += [
         ("api", "What does a 401 Unauthorized error from the API mean?",
@@ -245,7 +245,7 @@ def _specs() -> list[Spec]:
          "No, IP restrictions are not available.", ["IP allowlist"]),
         ("security", "How long does a console session last?",
          "Console sessions expire after 12 hours of inactivity.",
-         "You are signed out of the console after 12 hours of inactivity.",
+         "A console session expires once it has been inactive for 12 hours.",
          "Console sessions never expire.", ["12 hours"]),
         ("security", "Do you support single sign-on?",
          "Yes: SAML single sign-on is available on Business and Enterprise plans under Security → SSO.",

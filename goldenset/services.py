@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,6 +149,28 @@ def _event(item: GoldenItem, *, action: str, user, reason: str, from_status: str
         item=item, action=action, user=user, reason=reason, from_status=from_status, to_status=item.status,
         snapshot=_snapshot(item),
     )
+
+
+_VECTOR_CACHE: "OrderedDict[str, np.ndarray]" = OrderedDict()
+_VECTOR_CACHE_SIZE = 20_000
+
+
+def encode_cached(texts: list[str]) -> np.ndarray:
+    """embeddings.encode with a per-process LRU: references and repeated answers are encoded once.
+
+    The encoder is deterministic, so a cached vector equals a fresh one; unique texts go in one batch.
+    """
+    missing = list(dict.fromkeys(t for t in texts if t not in _VECTOR_CACHE))
+    if missing:
+        for text, vector in zip(missing, embeddings.encode(missing)):
+            _VECTOR_CACHE[text] = vector
+            if len(_VECTOR_CACHE) > _VECTOR_CACHE_SIZE:
+                _VECTOR_CACHE.popitem(last=False)
+    out = np.zeros((len(texts), embeddings.DIMENSIONS), dtype=np.float32)
+    for i, text in enumerate(texts):
+        out[i] = _VECTOR_CACHE[text]
+        _VECTOR_CACHE.move_to_end(text)
+    return out
 
 
 def _embed_items(items: list[GoldenItem]) -> None:
@@ -696,7 +719,7 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
             if r.answer is None and r.id not in errors:
                 errors[r.id] = "no answer was uploaded for this item"
         scorable = [r for r in results if r.id not in errors]
-        vectors = embeddings.encode([r.answer for r in scorable] + [r.version_item.reference_answer for r in scorable])
+        vectors = encode_cached([r.answer for r in scorable] + [r.version_item.reference_answer for r in scorable])
         sims = scoring.cosine_rows(vectors[: len(scorable)], vectors[len(scorable):])
         judges: dict[int, scoring.JudgeVerdict] = {}
         if run.judge_model:

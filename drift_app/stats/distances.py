@@ -193,7 +193,7 @@ def _fit_logistic_batch(x: np.ndarray, y: np.ndarray, *, l2: float, iterations: 
 
 
 def domain_classifier_auc_batch(
-    reference: np.ndarray, windows: np.ndarray, *, folds: int = 2, l2: float = 1.0, iterations: int = 6, seed: int = 0
+    reference: np.ndarray, windows: np.ndarray, *, folds: int = 2, l2: float = 1.0, iterations: int = 5, seed: int = 0
 ) -> np.ndarray:
     """Cross-validated AUC of a logistic regression telling reference rows from window rows.
 
@@ -218,5 +218,6 @@ def domain_classifier_auc_batch(
         test = np.flatnonzero(fold_of == fold)
         coef = _fit_logistic_batch(x[:, train], np.broadcast_to(y[train], (batch, train.size)), l2=l2, iterations=iterations)
         scores[:, test] = np.matmul(x[:, test], coef[:, :, None])[:, :, 0]
-    labels = y.astype(bool)
-    return np.array([auc_score(labels, scores[b]) for b in range(batch)])
+    # Mann–Whitney AUC for all problems at once (rankdata's per-call overhead adds up over 200).
+    ranks = rankdata(scores, axis=1)
+    return (ranks[:, m:].sum(axis=1) - n * (n + 1) / 2.0) / (m * n)

@@ -32,11 +32,15 @@ def weeks(deployment):
 
 
 def test_the_demo_flags_labels_adjudicates_and_promotes_in_seconds(personas, deployment, weeks):
+    from drift_app import embeddings
+
     start, end = weeks
+    # The encoder loads once per process (seconds on a small machine); the demo's own work is what is timed.
+    embeddings.get_model()
     began = time.monotonic()
     demo.load_demo(deployment=deployment, users={"power_user": [personas.alice], "sme": [personas.bob, personas.carol]},
                    start=start, end=end)
-    assert time.monotonic() - began < 20
+    assert time.monotonic() - began < 10
     flags = Flag.objects.filter(deployment=deployment)
     last_week = flags.filter(sample__client_timestamp__gte=end - dt.timedelta(days=7)).count()
     assert last_week > flags.count() - last_week  # more flags where v3 answers wrongly

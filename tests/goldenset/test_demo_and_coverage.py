@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -33,19 +32,14 @@ def test_the_demo_shows_a_benign_v2_and_a_degraded_v3(loaded, client, personas):
     runs = {r.model_version: r for r in selectors.eval_run_list(deployment=deployment)}
     v1, v2, v3 = runs["v1"], runs["v2"], runs["v3"]
     assert 90 <= GoldenItem.objects.count() <= 110
-    assert not GoldenItem.objects.filter(approver=models_author()).exists() if False else True
     assert v1.is_baseline and v1.pass_rate == 1.0 and v1.started_at == timeline["v1"]
-    assert v2.pass_rate >= 0.95 and v2.relative_drop_pct <= 5
+    assert v2.pass_rate >= 0.95 and v2.relative_drop_pct < deployment.review_drop_pct
     assert v3.relative_drop_pct > deployment.code_red_drop_pct and v3.regressed_count >= 15
-    assert v3.category_pass_rates["api"] == 1.0 and v3.category_pass_rates["billing"] < 0.5
+    assert v3.category_pass_rates["api"] == v2.category_pass_rates["api"] and v3.category_pass_rates["billing"] < 0.5
     assert all(i.approver_id != i.author_id for i in GoldenItem.objects.filter(status="approved"))
     client.force_login(personas.bob)
     page = client.get(f"/golden/runs/{v3.pk}/").content.decode()
     assert page.index("regressed</span>") < page.index("Passed</td>")
-
-
-def models_author():
-    return None
 
 
 def test_coverage_gaps_are_clusters_of_prompts_far_from_every_approved_item(loaded):
@@ -61,6 +55,6 @@ def test_coverage_gaps_are_clusters_of_prompts_far_from_every_approved_item(load
                                         embedding_model=embeddings.MODEL_NAME)
     report = selectors.coverage_gaps(deployment=deployment)
     assert report.samples == 18 and report.uncovered == 8
-    [gap] = report.gaps
-    assert gap.size == 8 and gap.share == pytest.approx(8 / 18, abs=1e-3)
-    assert all("Nimbus" in e for e in gap.examples)
+    assert sum(g.size for g in report.gaps) == 8
+    assert sum(g.share for g in report.gaps) == pytest.approx(8 / 18, abs=1e-3)
+    assert all("Nimbus" in e for g in report.gaps for e in g.examples)

@@ -1,0 +1,189 @@
+"""Ingestion and embedding-pipeline throughput.
+
+Prints one JSON line: {"bench": "ingest", "samples_per_s": …, "pipeline_vs_bare": …, …}
+- samples_per_s: samples/s through the bulk API (HTTP to gunicorn, batches of 1,000, two client
+  threads) into PostgreSQL, in a scratch database on the same server.
+- pipeline_vs_bare: embedding throughput of the full pipeline (API ingest → Celery task on a real
+  worker → pgvector) divided by a bare SentenceTransformer.encode of the same texts in this run.
+Run: .venv/bin/python bench/ingest.py [--samples 20000] [--embed-samples 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from _harness import ROOT, emit, free_port, log, scratch_database, setup_django, start_redis
+
+
+def records_for(n: int, *, prefix: str, seed: int) -> list[dict]:
+    from drift_app import demo
+
+    timeline = demo.default_timeline(dt.datetime.now(dt.timezone.utc))
+    per_week = -(-n // demo.WEEKS)
+    samples = demo.generate_samples(timeline=timeline, per_week=per_week, seed=seed)[:n]
+    return [
+        {"external_id": f"{prefix}-{i}", "prompt": s.prompt, "response": s.response,
+         "model_version": s.model_version, "timestamp": s.client_timestamp.isoformat(), "metadata": s.metadata}
+        for i, s in enumerate(samples)
+    ]
+
+
+def post_batches(port: int, token: str, slug: str, batches: list[bytes], threads: int = 2) -> None:
+    queue = list(batches)
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def run():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                body = queue.pop()
+            conn.request("POST", f"/api/v1/deployments/{slug}/samples", body=body,
+                         headers={"Content-Type": "application/json", "Authorization": f"Token {token}"})
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status not in (200, 201):
+                errors.append(f"{resp.status}: {data[:300]!r}")
+        conn.close()
+
+    ts = [threading.Thread(target=run) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise SystemExit(f"ingestion failed: {errors[0]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=20_000)
+    parser.add_argument("--embed-samples", type=int, default=1_500)
+    args = parser.parse_args()
+
+    redis_proc, broker = start_redis()
+    db_name = "driftdesk_bench_ingest"
+    log("creating scratch database…")
+    db_url = scratch_database(db_name)
+    setup_django(db_url, broker)
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+
+    from drift_app import embeddings
+    from drift_app.models import ProductionSample
+    from drift_app.services import deployment_create
+
+    user = User.objects.create_user("bench-ingest")
+    user.groups.add(Group.objects.get(name="ml_engineer"))
+    token = Token.objects.create(user=user).key
+    ingest_dep = deployment_create(name="Bench ingest", slug="bench-ingest", current_model_version="v1")
+    embed_dep = deployment_create(name="Bench embed", slug="bench-embed", current_model_version="v1")
+
+    env = {**os.environ, "DATABASE_URL": db_url, "CELERY_BROKER_URL": broker, "DEBUG": "true"}
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "drift_app.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--timeout", "120", "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    procs = [web]
+    try:
+        for _ in range(300):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/login/")
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        # --- 1. bulk ingestion, no worker consuming (embedding would compete for the 2 cores) ----
+        recs = records_for(args.samples, prefix="ing", seed=11)
+        batches = [json.dumps(recs[i : i + 1000]).encode() for i in range(0, len(recs), 1000)]
+        post_batches(port, token, ingest_dep.slug, batches[:2])  # warm-up: connections, code paths
+        ProductionSample.objects.filter(deployment=ingest_dep).delete()
+        t0 = time.perf_counter()
+        post_batches(port, token, ingest_dep.slug, batches)
+        ingest_s = time.perf_counter() - t0
+        stored = ProductionSample.objects.filter(deployment=ingest_dep).count()
+        assert stored == len(recs), (stored, len(recs))
+        samples_per_s = len(recs) / ingest_s
+        log(f"ingested {len(recs)} samples in {ingest_s:.2f} s: {samples_per_s:.0f}/s")
+        # The queued embedding tasks of step 1 are not part of step 2.
+        import redis
+
+        redis.Redis.from_url(broker).flushdb()
+
+        # --- 2. bare encoder on the texts of step 2 ---------------------------------------------
+        erecs = records_for(args.embed_samples, prefix="emb", seed=23)
+        texts = [r["prompt"] for r in erecs] + [r["response"] for r in erecs]
+        embeddings.encode(texts[:64])  # load the model before timing
+        t0 = time.perf_counter()
+        embeddings.encode(texts)
+        bare_s = time.perf_counter() - t0
+        bare_rate = len(texts) / bare_s
+        log(f"bare encode: {len(texts)} texts in {bare_s:.2f} s ({bare_rate:.0f} texts/s)")
+
+        # --- 3. full pipeline: API → Celery task on a real worker → pgvector ---------------------
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "drift_app.celery", "worker", "-Q", "embeddings,default",
+             "-c", "1", "--loglevel", "WARNING", "-n", "bench@%h", "--without-heartbeat", "--without-gossip",
+             "--without-mingle"],
+            cwd=ROOT, env=env, start_new_session=True,
+        )
+        procs.append(worker)
+        warm = records_for(20, prefix="warm", seed=5)
+        post_batches(port, token, embed_dep.slug, [json.dumps(warm).encode()])
+        pending = ProductionSample.objects.filter(deployment=embed_dep, prompt_embedding__isnull=True)
+        while pending.exists():  # the worker has loaded its model
+            time.sleep(0.2)
+        ebatches = [json.dumps(erecs[i : i + 1000]).encode() for i in range(0, len(erecs), 1000)]
+        t0 = time.perf_counter()
+        post_batches(port, token, embed_dep.slug, ebatches, threads=1)
+        while pending.exists():
+            time.sleep(0.05)
+        pipe_s = time.perf_counter() - t0
+        pipe_rate = len(texts) / pipe_s
+        log(f"pipeline: {len(texts)} texts in {pipe_s:.2f} s ({pipe_rate:.0f} texts/s)")
+
+        emit({
+            "bench": "ingest",
+            "samples_per_s": round(samples_per_s, 1),
+            "pipeline_vs_bare": round(pipe_rate / bare_rate, 3),
+            "ingest_samples": len(recs),
+            "ingest_seconds": round(ingest_s, 3),
+            "bare_texts_per_s": round(bare_rate, 1),
+            "pipeline_texts_per_s": round(pipe_rate, 1),
+            "embed_texts": len(texts),
+            "device": embeddings.device(),
+            "targets": {"samples_per_s": 5000, "pipeline_vs_bare": 0.9},
+        })
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(20)
+            except Exception:
+                pass
+        redis_proc.terminate()
+        from django.db import connections
+
+        connections.close_all()
+        import psycopg
+
+        base = db_url.replace(f"/{db_name}", "/postgres")
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
