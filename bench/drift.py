@@ -19,7 +19,7 @@ Protocol (no threshold is tuned on these windows: calibration sees only the base
   unseen_domain = baseline fitted without one domain (rotating over the 10), which then makes up
   10% of the window; domain_mix = half of the window from two domains (a random pair per window).
 * suite_seconds/peak_mb: fit + calibrate + evaluate on a 50,000 x 384 baseline vs a 10,000
-  window of random unit vectors, in a fresh process (peak = its ru_maxrss).
+  window of random unit vectors, in a fresh process (peak = its ru_maxrss); best of three runs.
 """
 
 from __future__ import annotations
@@ -308,8 +308,13 @@ def main() -> None:
 
     np.save(CACHE / "big_reference.npy", unit_vectors(BIG_BASELINE, 384, seed=1))
     np.save(CACHE / "big_current.npy", unit_vectors(BIG_WINDOW, 384, seed=2))
-    log("timing the suite on 50,000 x 10,000 in a fresh process...")
-    suite = run_worker(sys.executable, ["--suite-worker"], CACHE / "suite.json")
+    # Best of three fresh processes: the minimum is the run least disturbed by other load on the
+    # machine; every run's seconds are reported, and peak_mb is the largest of the three.
+    runs = []
+    for attempt in range(3):
+        log(f"timing the suite on 50,000 x 10,000 in a fresh process ({attempt + 1}/3)...")
+        runs.append(run_worker(sys.executable, ["--suite-worker"], CACHE / "suite.json"))
+    suite = min(runs, key=lambda run: run["suite_seconds"])
 
     evidently: dict = {}
     reason = ensure_bench_venv()
@@ -352,7 +357,9 @@ def main() -> None:
         "detection_rate_by_statistic": {name: rates[name] for name in SCENARIOS},
         "suite_seconds": suite["suite_seconds"],
         "suite_breakdown_seconds": {k: suite[k] for k in ("fit_seconds", "calibrate_seconds", "evaluate_seconds")},
-        "peak_mb": suite["peak_mb"],
+        "suite_seconds_runs": [run["suite_seconds"] for run in runs],
+        "peak_mb": max(run["peak_mb"] for run in runs),
+        "load_average": os.getloadavg()[0],
         "evidently": evidently,
     }
     if "report_seconds" in evidently:

@@ -20,3 +20,33 @@ class ProductionSampleAdmin(admin.ModelAdmin):
     readonly_fields = ("received_at", "embedded_at", "embedding_model")
     list_select_related = ("deployment",)
     show_full_result_count = False
+
+
+from .models import Baseline, BaselineCalibration, DriftRun  # noqa: E402
+
+
+@admin.register(Baseline)
+class BaselineAdmin(admin.ModelAdmin):
+    list_display = ("deployment", "period_start", "period_end", "sample_count", "status", "is_active", "fitted_at")
+    list_filter = ("deployment", "status", "is_active")
+    exclude = ("sample_ids", "prompt_artifact", "response_artifact")
+    readonly_fields = ("sample_count", "status", "fitted_at", "error", "embedding_model")
+
+    def has_change_permission(self, request, obj=None):
+        # Frozen once fitted: only is_active may change, through the service; the admin reads.
+        if obj is not None and obj.frozen:
+            return False
+        return super().has_change_permission(request, obj)
+
+
+@admin.register(BaselineCalibration)
+class BaselineCalibrationAdmin(admin.ModelAdmin):
+    list_display = ("baseline", "target", "window_size", "false_alarm_rate", "created_at")
+    exclude = ("artifact",)
+
+
+@admin.register(DriftRun)
+class DriftRunAdmin(admin.ModelAdmin):
+    list_display = ("deployment", "target", "window_start", "window_end", "status", "sample_count", "drifted", "js", "novel_share")
+    list_filter = ("deployment", "target", "status", "drifted")
+    readonly_fields = [f.name for f in DriftRun._meta.fields]

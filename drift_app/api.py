@@ -1,4 +1,5 @@
 from __future__ import annotations
+import datetime as dt
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -136,3 +137,151 @@ class SampleIngestApi(APIView):
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(selectors.sample_list(deployment=deployment), request, view=self)
         return paginator.get_paginated_response(SampleOutputSerializer(page, many=True).data)
+
+
+# --- Drift -------------------------------------------------------------------------------------
+
+from django.core.exceptions import ValidationError as DjangoValidationError  # noqa: E402
+from django.utils.dateparse import parse_datetime  # noqa: E402
+
+from .models import Baseline, DriftRun  # noqa: E402
+
+
+def _parse_when(data: dict, name: str) -> "dt.datetime":
+    raw = data.get(name)
+    if raw is None:
+        raise serializers.ValidationError({name: "is required (ISO 8601 with a time zone)"})
+    if not isinstance(raw, str):
+        raise serializers.ValidationError({name: f"must be an ISO 8601 string, got {type(raw).__name__}"})
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise serializers.ValidationError({name: f"is not a valid ISO 8601 date-time: {raw[:40]!r}"})
+    if value.tzinfo is None:
+        raise serializers.ValidationError({name: "must include a time zone offset (e.g. Z or +00:00)"})
+    return value
+
+
+def _django_errors(exc: DjangoValidationError) -> dict:
+    return exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+
+
+class DriftRunOutputSerializer(serializers.ModelSerializer):
+    deployment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = DriftRun
+        fields = [
+            "id", "deployment", "baseline", "window_start", "window_end", "target", "trigger", "status",
+            "sample_count", "evaluated_count", "drifted", "results", "combined", "topics", "js", "js_threshold",
+            "wasserstein", "mmd_p_value", "novel_share", "duration_seconds", "error", "created_at", "finished_at",
+        ]
+
+
+class BaselineOutputSerializer(serializers.ModelSerializer):
+    deployment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Baseline
+        fields = [
+            "id", "deployment", "embedding_model", "period_start", "period_end", "max_samples", "sample_count",
+            "status", "is_active", "error", "created_at", "fitted_at",
+        ]
+
+
+class DriftRunListCreateApi(APIView):
+    """GET: the deployment's drift runs (filter ?target=&status=). POST: evaluate a window on demand."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [HasRole(ML_ENGINEER)()]
+        return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
+
+    @extend_schema(responses=DriftRunOutputSerializer(many=True))
+    def get(self, request, slug: str):
+        from rest_framework.pagination import LimitOffsetPagination
+
+        deployment = selectors.deployment_get(slug=slug)
+        qs = selectors.drift_run_list(
+            deployment=deployment, target=request.query_params.get("target"),
+            status=request.query_params.get("status"),
+        )
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(DriftRunOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=inline_serializer("DriftRunInput", {
+            "window_start": serializers.DateTimeField(), "window_end": serializers.DateTimeField(),
+            "target": serializers.ChoiceField(["prompts", "responses", "both"], default="both"),
+        }),
+        responses={202: DriftRunOutputSerializer(many=True)},
+    )
+    def post(self, request, slug: str):
+        deployment = selectors.deployment_get(slug=slug)
+        data = request.data if isinstance(request.data, dict) else {}
+        if not isinstance(request.data, dict):
+            return Response({"detail": "Body must be a JSON object."}, status=400)
+        start, end = _parse_when(data, "window_start"), _parse_when(data, "window_end")
+        target = data.get("target", "both")
+        targets = ("prompts", "responses") if target == "both" else (target,)
+        try:
+            runs = services.drift_runs_create(
+                deployment=deployment, window_start=start, window_end=end, targets=tuple(targets),
+                trigger=DriftRun.Trigger.API,
+            )
+        except DjangoValidationError as exc:
+            errors = _django_errors(exc)
+            code = 409 if "baseline" in errors else 400
+            return Response(errors, status=code)
+        return Response(DriftRunOutputSerializer(runs, many=True).data, status=202)
+
+
+class DriftRunDetailApi(APIView):
+    permission_classes = [HasRole(ML_ENGINEER, SME, COMPLIANCE)]
+
+    @extend_schema(responses=DriftRunOutputSerializer)
+    def get(self, request, slug: str, run_id: int):
+        deployment = selectors.deployment_get(slug=slug)
+        return Response(DriftRunOutputSerializer(selectors.drift_run_get(deployment=deployment, run_id=run_id)).data)
+
+
+class BaselineListCreateApi(APIView):
+    """GET: the deployment's baselines. POST {period_start, period_end, max_samples?}: fit a new one."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [HasRole(ML_ENGINEER)()]
+        return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
+
+    @extend_schema(responses=BaselineOutputSerializer(many=True))
+    def get(self, request, slug: str):
+        deployment = selectors.deployment_get(slug=slug)
+        return Response(BaselineOutputSerializer(selectors.baseline_list(deployment=deployment), many=True).data)
+
+    @extend_schema(
+        request=inline_serializer("BaselineInput", {
+            "period_start": serializers.DateTimeField(), "period_end": serializers.DateTimeField(),
+            "max_samples": serializers.IntegerField(default=50_000, min_value=200, max_value=200_000),
+        }),
+        responses={202: BaselineOutputSerializer},
+    )
+    def post(self, request, slug: str):
+        deployment = selectors.deployment_get(slug=slug)
+        if not isinstance(request.data, dict):
+            return Response({"detail": "Body must be a JSON object."}, status=400)
+        data = request.data
+        start, end = _parse_when(data, "period_start"), _parse_when(data, "period_end")
+        max_samples = data.get("max_samples", 50_000)
+        if not isinstance(max_samples, int) or isinstance(max_samples, bool) or not 200 <= max_samples <= 200_000:
+            return Response({"max_samples": "must be an integer between 200 and 200000"}, status=400)
+        try:
+            baseline = services.baseline_create(
+                deployment=deployment, period_start=start, period_end=end, max_samples=max_samples,
+                user=request.user,
+            )
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(BaselineOutputSerializer(baseline).data, status=202)

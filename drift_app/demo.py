@@ -2,7 +2,7 @@
 
 A fine-tuned model answers customer questions about a (fictional) cloud hosting product. Eight
 weekly windows:
-  weeks 1-4  baseline traffic, model v1: billing, accounts, api, deployments, databases, security;
+  weeks 1-3  baseline traffic, model v1 (week 4: same traffic, a stable window): billing, accounts, api, deployments, databases, security;
   weeks 5-6  users start asking about things that did not exist at fine-tuning time — the new
              "Nimbus Functions" serverless product, the Terraform provider v2, the Agents SDK —
              while the model still answers correctly (data drift, benign);
@@ -103,7 +103,7 @@ class DemoTimeline:
 
     @property
     def baseline_end(self) -> dt.datetime:
-        return self.week_start(5)
+        return self.week_start(4)
 
     @property
     def end(self) -> dt.datetime:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -119,3 +121,117 @@ class ProductionSample(models.Model):
     @property
     def is_embedded(self) -> bool:
         return self.prompt_embedding is not None and self.embedding_model == MODEL_NAME
+
+
+class Baseline(models.Model):
+    """The reference period a deployment's windows are compared with.
+
+    Frozen once fitted: the artifacts (PCA, codebook, held-out vectors, per target) and the list of
+    samples never change afterwards; a new reference means a new Baseline.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FITTED = "fitted", "Fitted"
+        FAILED = "failed", "Failed"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="baselines")
+    embedding_model = models.CharField(max_length=200, default=MODEL_NAME)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    max_samples = models.PositiveIntegerField(default=50_000, validators=[MinValueValidator(200), MaxValueValidator(200_000)])
+    sample_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    sample_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    is_active = models.BooleanField(default=False, help_text="The baseline new windows are compared with.")
+    prompt_artifact = models.BinaryField(null=True, blank=True, editable=False)
+    response_artifact = models.BinaryField(null=True, blank=True, editable=False)
+    seed = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    fitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment"], condition=models.Q(is_active=True), name="one_active_baseline"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment.slug} baseline {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}"
+
+    @property
+    def frozen(self) -> bool:
+        return self.status == self.Status.FITTED
+
+
+class BaselineCalibration(models.Model):
+    """Calibrated thresholds of one baseline for one window size, target and false-alarm rate (a cache)."""
+
+    baseline = models.ForeignKey(Baseline, on_delete=models.CASCADE, related_name="calibrations")
+    target = models.CharField(max_length=10)
+    window_size = models.PositiveIntegerField()
+    false_alarm_rate = models.FloatField()
+    artifact = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["baseline", "target", "window_size", "false_alarm_rate"], name="calibration_unique"
+            ),
+        ]
+
+
+class DriftRun(models.Model):
+    """The drift statistics of one window of one deployment, for prompts or for responses."""
+
+    class Target(models.TextChoices):
+        PROMPTS = "prompts", "Prompts (covariate shift)"
+        RESPONSES = "responses", "Responses (output drift)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        INSUFFICIENT_DATA = "insufficient_data", "Insufficient data"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        API = "api", "API"
+        COMMAND = "command", "Command"
+        DEMO = "demo", "Demo"
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="drift_runs")
+    baseline = models.ForeignKey(Baseline, on_delete=models.PROTECT, related_name="drift_runs")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    target = models.CharField(max_length=10, choices=Target.choices)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.API)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    sample_count = models.PositiveIntegerField(default=0)
+    evaluated_count = models.PositiveIntegerField(default=0, help_text="Vectors evaluated (windows are capped).")
+    drifted = models.BooleanField(null=True)
+    # Each statistic: {"statistic", "threshold", "p_value", "drifted", "seed_threshold"}; see drift_app.stats.
+    results = models.JSONField(default=dict, blank=True)
+    combined = models.JSONField(default=dict, blank=True)
+    topics = models.JSONField(default=list, blank=True)
+    # Denormalised for charts and filters.
+    js = models.FloatField(null=True, blank=True)
+    js_threshold = models.FloatField(null=True, blank=True)
+    wasserstein = models.FloatField(null=True, blank=True)
+    mmd_p_value = models.FloatField(null=True, blank=True)
+    novel_share = models.FloatField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-window_start", "target"]
+        indexes = [models.Index(fields=["deployment", "target", "window_start"], name="driftrun_window")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment.slug} {self.target} {self.window_start:%Y-%m-%d %H:%M} ({self.status})"

@@ -63,3 +63,36 @@ def sample_vectors(
     if not buf:
         return np.zeros(0, dtype=np.int64), np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
     return pgbinary.decode_id_vector(bytes(buf), embeddings.DIMENSIONS)
+
+
+def drift_run_list(*, deployment: Deployment, target: str | None = None, status: str | None = None):
+    from .models import DriftRun
+
+    qs = DriftRun.objects.filter(deployment=deployment).select_related("deployment")
+    if target:
+        qs = qs.filter(target=target)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-window_start", "target")
+
+
+def drift_run_get(*, deployment: Deployment, run_id: int):
+    from .models import DriftRun
+
+    return get_object_or_404(DriftRun.objects.select_related("deployment", "baseline"), deployment=deployment, id=run_id)
+
+
+def baseline_list(*, deployment: Deployment):
+    from .models import Baseline
+
+    return Baseline.objects.filter(deployment=deployment).defer(
+        "prompt_artifact", "response_artifact", "sample_ids"
+    ).select_related("deployment")
+
+
+def baseline_active(*, deployment: Deployment):
+    from .models import Baseline
+
+    return Baseline.objects.filter(deployment=deployment, is_active=True).defer(
+        "prompt_artifact", "response_artifact", "sample_ids"
+    ).first()

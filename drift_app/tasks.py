@@ -14,3 +14,24 @@ def embed_samples_task(sample_ids: list[int]) -> int:
 @shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
 def backfill_embeddings_task() -> int:
     return services.embeddings_backfill()
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def baseline_fit_task(baseline_id: int) -> None:
+    from .models import Baseline
+
+    services.baseline_fit(baseline=Baseline.objects.get(id=baseline_id))
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def drift_run_compute_task(run_id: int) -> None:
+    from .models import DriftRun
+
+    services.drift_run_compute(run=DriftRun.objects.get(id=run_id))
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def drift_window_task(deployment_id: int) -> int:
+    from .models import Deployment
+
+    return len(services.drift_window_scheduled(deployment=Deployment.objects.get(id=deployment_id)))

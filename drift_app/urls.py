@@ -9,6 +9,9 @@ api_v1 = [
     path("deployments", api.DeploymentListApi.as_view(), name="api-deployment-list"),
     path("deployments/<slug:slug>", api.DeploymentDetailApi.as_view(), name="api-deployment-detail"),
     path("deployments/<slug:slug>/samples", api.SampleIngestApi.as_view(), name="api-samples"),
+    path("deployments/<slug:slug>/drift-runs", api.DriftRunListCreateApi.as_view(), name="api-drift-runs"),
+    path("deployments/<slug:slug>/drift-runs/<int:run_id>", api.DriftRunDetailApi.as_view(), name="api-drift-run"),
+    path("deployments/<slug:slug>/baselines", api.BaselineListCreateApi.as_view(), name="api-baselines"),
     path("", include("goldenset.api_urls")),
     path("", include("feedback.api_urls")),
 ]

@@ -40,3 +40,10 @@ class EvalRunAdmin(GoldenItemAdmin):
 @admin.register(EvalConfig)
 class EvalConfigAdmin(admin.ModelAdmin):
     list_display = ("deployment", "endpoint_base_url", "endpoint_model", "similarity_threshold", "schedule_cron")
+
+    def save_model(self, request, obj, form, change):
+        from .services import eval_schedule_sync
+
+        super().save_model(request, obj, form, change)
+        # Keep the django-celery-beat task in step with the cron edited here.
+        eval_schedule_sync(config=obj)

@@ -148,7 +148,7 @@ class ItemDetailApi(_GoldenApi):
 class ItemHistoryApi(_GoldenApi):
     permission_classes = [HasRole(*READERS)]
 
-    class OutputSerializer(serializers.Serializer):
+    class GoldenItemEventSerializer(serializers.Serializer):
         action = serializers.CharField()
         user = serializers.CharField(source="user.username")
         reason = serializers.CharField()
@@ -157,10 +157,10 @@ class ItemHistoryApi(_GoldenApi):
         snapshot = serializers.DictField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(responses=GoldenItemEventSerializer(many=True))
     def get(self, request, pk: int):
         item = selectors.golden_item_get(pk=pk)
-        return Response(self.OutputSerializer(selectors.golden_item_history(item=item), many=True).data)
+        return Response(self.GoldenItemEventSerializer(selectors.golden_item_history(item=item), many=True).data)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -196,13 +196,13 @@ class ImportApi(_GoldenApi):
 
     permission_classes = [HasRole(SME)]
 
-    class InputSerializer(serializers.Serializer):
+    class GoldenImportInputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(choices=["jsonl", "csv"])
         content = serializers.CharField()
         reason = serializers.CharField()
         accept_duplicate_rows = serializers.ListField(child=serializers.IntegerField(), required=False)
 
-    @extend_schema(request=InputSerializer, responses={201: OpenApiResponse(description="Report: created, problems, near_duplicates"),
+    @extend_schema(request=GoldenImportInputSerializer, responses={201: OpenApiResponse(description="Report: created, problems, near_duplicates"),
                                                         400: OpenApiResponse(description="Per-row validation report; nothing stored.")})
     def post(self, request):
         try:
@@ -347,7 +347,7 @@ class RunListApi(_GoldenApi):
     def get_permissions(self):
         return [HasRole(ML_ENGINEER)()] if self.request.method == "POST" else [HasRole(*READERS)()]
 
-    class InputSerializer(serializers.Serializer):
+    class GoldenRunInputSerializer(serializers.Serializer):
         model_version = serializers.CharField(required=False, help_text="Defaults to the deployment's current version.")
         answers = serializers.ListField(
             child=serializers.DictField(), required=False,
@@ -359,7 +359,7 @@ class RunListApi(_GoldenApi):
         deployment = drift_selectors.deployment_get(slug=slug)
         return Response(RunOutputSerializer(selectors.eval_run_list(deployment=deployment)[:200], many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={202: RunOutputSerializer, 400: OpenApiResponse(description="Invalid answers or no endpoint.")})
+    @extend_schema(request=GoldenRunInputSerializer, responses={202: RunOutputSerializer, 400: OpenApiResponse(description="Invalid answers or no endpoint.")})
     def post(self, request, slug: str):
         deployment = drift_selectors.deployment_get(slug=slug)
         data = _body(request)

@@ -157,3 +157,10 @@ def test_an_sme_curates_in_the_browser_and_the_item_page_highlights_pii(client, 
     client.post("/golden/review/", {"items": [item.pk], "reason": "ok"})
     item.refresh_from_db()
     assert item.status == "approved" and item.approver == personas.carol
+
+
+def test_the_openapi_schema_documents_the_golden_set_endpoints(personas):
+    paths = personas.api("erin").get("/api/schema/?format=json").json()["paths"]
+    for path in ("/api/v1/golden/items", "/api/v1/golden/import", "/api/v1/golden/versions/{old}/diff/{new}",
+                 "/api/v1/deployments/{slug}/golden/runs", "/api/v1/deployments/{slug}/golden/coverage-gaps"):
+        assert path in paths
