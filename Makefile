@@ -27,8 +27,14 @@ system-deps:
 	  else echo "redis-server not found and apt-get unavailable; using the pip-shipped binary"; fi; \
 	fi
 
-migrate: setup
+# A local .env with a random SECRET_KEY, made once; real deployments set the environment instead.
+.env:
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote .env with a random SECRET_KEY"
+
+migrate: setup .env
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
 
 demo: migrate
 	$(PY) -m drift_app.localstack start-workers

@@ -20,4 +20,5 @@ class DriftAppConfig(AppConfig):
         from . import celery  # noqa: F401
         from . import roles
 
-        post_migrate.connect(roles.grant_ml_engineer_admin_permissions, sender=self)
+        # No sender: it must run after every app's permissions exist (goldenset, feedback, beat...).
+        post_migrate.connect(roles.grant_ml_engineer_admin_permissions, dispatch_uid="driftdesk_ml_engineer_perms")

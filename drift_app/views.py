@@ -41,6 +41,8 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
             page=page,
             total=samples.count(),
             embedded=samples.filter(prompt_embedding__isnull=False).count(),
+            baseline=selectors.baseline_active(deployment=deployment),
+            drift_runs=selectors.drift_run_list(deployment=deployment)[:40],
         )
         return ctx
 

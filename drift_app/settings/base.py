@@ -189,6 +189,11 @@ DRIFTDESK_MAX_BATCH = _int("DRIFTDESK_MAX_BATCH", 1000, minimum=1)
 DRIFTDESK_MAX_PROMPT_CHARS = _int("DRIFTDESK_MAX_PROMPT_CHARS", 32_000, minimum=1)
 DRIFTDESK_MAX_RESPONSE_CHARS = _int("DRIFTDESK_MAX_RESPONSE_CHARS", 64_000, minimum=1)
 
+# Per-user limit on bad-answer flags (DRF rate syntax: N/second|minute|hour|day).
+DRIFTDESK_FLAG_RATE = env.str("DRIFTDESK_FLAG_RATE", default="60/hour")
+if not __import__("re").fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", DRIFTDESK_FLAG_RATE):
+    raise ImproperlyConfigured(f"DRIFTDESK_FLAG_RATE must look like 60/hour, got {DRIFTDESK_FLAG_RATE!r}")
+
 # --- Embeddings ---------------------------------------------------------------------------------
 DRIFTDESK_EMBED_BATCH_SIZE = _int("DRIFTDESK_EMBED_BATCH_SIZE", 128, minimum=1)
 # Samples older than this with no vector are picked up again by the periodic backfill.
