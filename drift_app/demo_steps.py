@@ -1,4 +1,4 @@
-"""The later parts of the demo scenario, in order: drift, golden set, feedback."""
+"""The later parts of the demo scenario, in order: drift, golden set, feedback, verdicts."""
 
 from __future__ import annotations
 
@@ -29,5 +29,28 @@ def drift(*, deployment, timeline, stdout) -> None:
             )
 
 
+def golden(*, deployment, users, timeline, stdout) -> None:
+    from goldenset import selectors as golden_selectors
+    from goldenset.demo import load_demo
+
+    load_demo(deployment=deployment, users=users, timeline=timeline.versions)
+    for run in reversed(list(golden_selectors.eval_run_list(deployment=deployment))):
+        drop = f"{run.relative_drop_pct:+.1f}%" if run.relative_drop_pct is not None else "baseline"
+        stdout.write(f"  golden eval {run.model_version}: pass rate {run.pass_rate:.0%} ({drop}), "
+                     f"{run.regressed_count} regressed")
+
+
+def feedback(*, deployment, users, timeline, stdout) -> None:
+    from feedback.demo import load_demo
+
+    load_demo(deployment=deployment, users=users, start=timeline.start, end=timeline.end)
+    stdout.write("  flags, SME labels and one promotion loaded.")
+
+
 def run(*, deployment, users, timeline, stdout) -> None:
+    stdout.write("Drift:")
     drift(deployment=deployment, timeline=timeline, stdout=stdout)
+    stdout.write("Golden set:")
+    golden(deployment=deployment, users=users, timeline=timeline, stdout=stdout)
+    stdout.write("Feedback:")
+    feedback(deployment=deployment, users=users, timeline=timeline, stdout=stdout)

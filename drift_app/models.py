@@ -205,7 +205,7 @@ class DriftRun(models.Model):
         DEMO = "demo", "Demo"
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="drift_runs")
-    baseline = models.ForeignKey(Baseline, on_delete=models.PROTECT, related_name="drift_runs")
+    baseline = models.ForeignKey(Baseline, on_delete=models.RESTRICT, related_name="drift_runs")
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     target = models.CharField(max_length=10, choices=Target.choices)

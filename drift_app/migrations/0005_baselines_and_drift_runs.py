@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
                 ('error', models.TextField(blank=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('baseline', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='drift_runs', to='drift_app.baseline')),
+                ('baseline', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='drift_runs', to='drift_app.baseline')),
                 ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='drift_runs', to='drift_app.deployment')),
             ],
             options={

@@ -13,3 +13,7 @@ from .base import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# Lets two suites share one PostgreSQL server (e.g. a developer's and an editor's) without clashing.
+if os.environ.get("DRIFTDESK_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DRIFTDESK_TEST_DB_NAME"]}  # noqa: F405
