@@ -35,7 +35,7 @@ def golden(*, deployment, users, timeline, stdout) -> None:
 
     load_demo(deployment=deployment, users=users, timeline=timeline.versions)
     for run in reversed(list(golden_selectors.eval_run_list(deployment=deployment))):
-        drop = f"{run.relative_drop_pct:+.1f}%" if run.relative_drop_pct is not None else "baseline"
+        drop = f"drop {run.relative_drop_pct:.1f}% vs baseline" if run.relative_drop_pct is not None else "baseline"
         stdout.write(f"  golden eval {run.model_version}: pass rate {run.pass_rate:.0%} ({drop}), "
                      f"{run.regressed_count} regressed")
 
