@@ -409,3 +409,27 @@ def drift_schedule_sync(*, deployment: Deployment) -> None:
             "args": json.dumps([deployment.id]), "queue": "default", "enabled": True,
         },
     )
+
+
+# --- Retention ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def samples_purge(*, deployment: Deployment, before: dt.datetime) -> int:
+    """Delete a deployment's samples served before `before`, keeping every piece of evidence.
+
+    Kept whatever their age: samples referenced by a flag, a promotion or a golden item (evidence
+    for compliance), and the samples of the active baseline (so it can be audited and refitted).
+    Returns the number of samples deleted.
+    """
+    from feedback.selectors import referenced_sample_ids
+
+    keep = set(referenced_sample_ids(deployment=deployment))
+    active = Baseline.objects.filter(deployment=deployment, is_active=True).values_list("sample_ids", flat=True).first()
+    keep |= set(active or [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {SAMPLE_TABLE} WHERE deployment_id = %s AND client_timestamp < %s AND NOT (id = ANY(%s))",
+            [deployment.id, before, sorted(keep)],
+        )
+        return cursor.rowcount

@@ -85,7 +85,7 @@ def test_releasing_a_claim_lets_another_sme_claim_it(personas, flag):
     assert r.status_code == 409 and "not claimed by you" in r.json()["detail"]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_smes_claiming_at_the_same_moment_never_both_win(personas, deployment, monkeypatch):
     sample = make_samples(deployment, 1)[0]
     flag = services.flag_create(sample=sample, user=personas.alice, reason="harmful")
