@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: setup system-deps venv migrate demo stop status test bench lint
+.PHONY: setup system-deps venv migrate demo demo-reset stop status test bench lint
 
 setup: venv system-deps
 
@@ -47,6 +47,11 @@ demo: migrate
 	@echo ""
 	@echo "Driftdesk is serving http://127.0.0.1:8000 (log in with a demo user printed above)."
 	@echo "Stop everything with: make stop"
+
+# Start over with an empty database (the demo's evidence and audit trail are append-only by design).
+demo-reset: stop
+	rm -rf var/pgdata var/redis
+	$(MAKE) demo
 
 stop:
 	@test -x $(PY) && $(PY) -m drift_app.localstack stop || true

@@ -47,6 +47,14 @@ def feedback(*, deployment, users, timeline, stdout) -> None:
     stdout.write("  flags, SME labels and one promotion loaded.")
 
 
+def compliance(*, deployment, users, timeline, stdout) -> None:
+    from drift_app.compliance.demo import load_demo
+
+    report = load_demo(deployment=deployment, users=users, timeline=timeline)
+    stdout.write(f"  report #{report.pk} for {report.period_start:%Y-%m-%d}..{report.period_end:%Y-%m-%d}, "
+                 f"sha256 {report.pdf_sha256[:16]}…")
+
+
 def run(*, deployment, users, timeline, stdout) -> None:
     stdout.write("Drift:")
     drift(deployment=deployment, timeline=timeline, stdout=stdout)

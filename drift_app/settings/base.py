@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "drift_app.apps.DriftAppConfig",
+    "drift_app.compliance",
+    "drift_app.verdicts",
     "goldenset",
     "feedback",
 ]
@@ -87,6 +89,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "drift_app.compliance.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -193,6 +196,17 @@ DRIFTDESK_MAX_RESPONSE_CHARS = _int("DRIFTDESK_MAX_RESPONSE_CHARS", 64_000, mini
 DRIFTDESK_FLAG_RATE = env.str("DRIFTDESK_FLAG_RATE", default="60/hour")
 if not __import__("re").fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", DRIFTDESK_FLAG_RATE):
     raise ImproperlyConfigured(f"DRIFTDESK_FLAG_RATE must look like 60/hour, got {DRIFTDESK_FLAG_RATE!r}")
+
+# --- Alerts (code red: e-mail + Slack-compatible webhook) ---------------------------------------
+DRIFTDESK_ALERT_EMAILS = env.list("DRIFTDESK_ALERT_EMAILS", default=[])
+DRIFTDESK_ALERT_WEBHOOK_URL = env.str("DRIFTDESK_ALERT_WEBHOOK_URL", default="")
+if DRIFTDESK_ALERT_WEBHOOK_URL and urlparse(DRIFTDESK_ALERT_WEBHOOK_URL).scheme not in ("http", "https"):
+    raise ImproperlyConfigured(f"DRIFTDESK_ALERT_WEBHOOK_URL must be an http(s) URL, got {DRIFTDESK_ALERT_WEBHOOK_URL!r}")
+DRIFTDESK_WEBHOOK_ATTEMPTS = _int("DRIFTDESK_WEBHOOK_ATTEMPTS", 3, minimum=1)
+DRIFTDESK_WEBHOOK_TIMEOUT = _float("DRIFTDESK_WEBHOOK_TIMEOUT", 5.0, lo=0.1, hi=60)
+DRIFTDESK_WEBHOOK_BACKOFF = _float("DRIFTDESK_WEBHOOK_BACKOFF", 1.0, lo=0.0, hi=60)
+# Absolute links in alert e-mails and webhook messages.
+DRIFTDESK_BASE_URL = env.str("DRIFTDESK_BASE_URL", default="http://127.0.0.1:8000")
 
 # --- Embeddings ---------------------------------------------------------------------------------
 DRIFTDESK_EMBED_BATCH_SIZE = _int("DRIFTDESK_EMBED_BATCH_SIZE", 128, minimum=1)

@@ -35,22 +35,26 @@ class TwoProportionResult:
     z: float
     p_value: float
     alpha: float
+    min_count: int = 5
 
     @property
     def increased(self) -> bool:
-        return self.p_value < self.alpha
+        # The normal approximation is poor for a handful of events: one bad answer in a week against
+        # none in the baseline gives p ~ 0.04. Below `min_count` events now, a rise never counts.
+        return self.count_now >= self.min_count and self.p_value < self.alpha
 
     def as_dict(self) -> dict:
         return {
             "count_now": self.count_now, "total_now": self.total_now,
             "count_base": self.count_base, "total_base": self.total_base,
             "rate_now": self.rate_now, "rate_base": self.rate_base,
-            "z": self.z, "p_value": self.p_value, "alpha": self.alpha, "increased": self.increased,
+            "z": self.z, "p_value": self.p_value, "alpha": self.alpha, "min_count": self.min_count,
+            "increased": self.increased,
         }
 
 
 def two_proportion_test(
-    *, count_now: int, total_now: int, count_base: int, total_base: int, alpha: float = 0.05
+    *, count_now: int, total_now: int, count_base: int, total_base: int, alpha: float = 0.05, min_count: int = 5,
 ) -> TwoProportionResult | None:
     """Pooled two-proportion z-test, one-sided (is the rate now higher?). None when a side has no samples.
 
@@ -72,7 +76,7 @@ def two_proportion_test(
         z = (p1 - p0) / se
     # Upper tail of the standard normal: P(Z >= z) = erfc(z / sqrt 2) / 2.
     p_value = 0.5 * math.erfc(z / math.sqrt(2))
-    return TwoProportionResult(count_now, total_now, count_base, total_base, p1, p0, z, p_value, alpha)
+    return TwoProportionResult(count_now, total_now, count_base, total_base, p1, p0, z, p_value, alpha, min_count)
 
 
 def relative_drop_pct(baseline_rate: float, current_rate: float) -> float:

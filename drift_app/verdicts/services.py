@@ -128,6 +128,8 @@ def _explain(*, verdict_class: str, golden: dict | None, flags: dict, drift: dic
     test = flags.get("test")
     if test is not None:
         arrow = "up significantly" if flags["increased"] else "not up"
+        if not flags["increased"] and test["p_value"] < test["alpha"]:
+            arrow = f"not up: {test['count_now']} confirmed-bad answer{'s' if test['count_now'] != 1 else ''}, too few to tell"
         parts.append(
             f"confirmed-bad rate {test['rate_base'] * 100:.1f}% → {test['rate_now'] * 100:.1f}% ({arrow}, p={test['p_value']:.3f})"
         )

@@ -27,7 +27,7 @@ SLUG = "acme-support"
 
 
 class Command(BaseCommand):
-    help = "Create demo users and load the Acme support demo scenario (idempotent: reloads from scratch)."
+    help = "Create demo users (new passwords each run) and load the Acme support demo scenario once."
 
     def add_arguments(self, parser):
         parser.add_argument("--per-week", type=int, default=500)
@@ -36,6 +36,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, per_week: int, embed_inline: bool, wait: int, **options):
         users = self._users()
+        if Deployment.objects.filter(slug=SLUG).exists():
+            # Evidence (flags, golden items, the audit trail) is deliberately hard to delete, so a
+            # reload starts from an empty database instead: `make demo-reset`.
+            self.stdout.write(self.style.WARNING(
+                f"The demo deployment {SLUG!r} is already loaded; passwords above were reset. "
+                "To load it afresh: make demo-reset"
+            ))
+            return
         deployment = self._deployment()
         timeline = demo.default_timeline(timezone.now())
         records = demo.generate_samples(timeline=timeline, per_week=per_week)
@@ -64,30 +72,11 @@ class Command(BaseCommand):
         return out
 
     def _deployment(self) -> Deployment:
-        existing = Deployment.objects.filter(slug=SLUG).first()
-        if existing is not None:
-            self._clear(existing)
-            existing.delete()
         return services.deployment_create(
             name="Acme Cloud support assistant", slug=SLUG, current_model_version="v3",
             description="Fine-tuned assistant answering customer questions about Acme Cloud (demo data).",
             drift_window=Deployment.Window.WEEKLY,
         )
-
-    def _clear(self, deployment: Deployment) -> None:
-        """Remove the previous demo run. Other apps' demo data is cleared by their own hooks."""
-        from django.apps import apps
-
-        for label in ("feedback", "goldenset", "drift_app"):
-            module = apps.get_app_config(label).module
-            try:
-                app_demo = __import__(f"{module.__name__}.demo", fromlist=["clear_demo"])
-            except ImportError:
-                continue
-            clear = getattr(app_demo, "clear_demo", None)
-            if clear is not None:
-                clear(deployment=deployment)
-        ProductionSample.objects.filter(deployment=deployment).delete()
 
     def _embed(self, deployment: Deployment, *, inline: bool, wait: int) -> None:
         pending = ProductionSample.objects.filter(deployment=deployment, prompt_embedding__isnull=True)
