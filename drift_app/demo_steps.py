@@ -47,6 +47,12 @@ def feedback(*, deployment, users, timeline, stdout) -> None:
     stdout.write("  flags, SME labels and one promotion loaded.")
 
 
+def verdicts(*, deployment, users, timeline, stdout) -> None:
+    from drift_app.verdicts.demo import load_demo
+
+    load_demo(deployment=deployment, users=users, timeline=timeline, stdout=stdout)
+
+
 def compliance(*, deployment, users, timeline, stdout) -> None:
     from drift_app.compliance.demo import load_demo
 
@@ -62,3 +68,7 @@ def run(*, deployment, users, timeline, stdout) -> None:
     golden(deployment=deployment, users=users, timeline=timeline, stdout=stdout)
     stdout.write("Feedback:")
     feedback(deployment=deployment, users=users, timeline=timeline, stdout=stdout)
+    stdout.write("Verdicts:")
+    verdicts(deployment=deployment, users=users, timeline=timeline, stdout=stdout)
+    stdout.write("Compliance:")
+    compliance(deployment=deployment, users=users, timeline=timeline, stdout=stdout)
