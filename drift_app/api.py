@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from . import selectors, services
 from .roles import COMPLIANCE, ML_ENGINEER, SME, HasRole
-from .validation import PayloadInvalid, parse_samples
+from .validation import PayloadInvalid, parse_iso_datetime, parse_samples
 
 
 class DeploymentOutputSerializer(serializers.Serializer):
@@ -142,7 +142,6 @@ class SampleIngestApi(APIView):
 # --- Drift -------------------------------------------------------------------------------------
 
 from django.core.exceptions import ValidationError as DjangoValidationError  # noqa: E402
-from django.utils.dateparse import parse_datetime  # noqa: E402
 
 from .models import Baseline, DriftRun  # noqa: E402
 
@@ -151,16 +150,9 @@ def _parse_when(data: dict, name: str) -> "dt.datetime":
     raw = data.get(name)
     if raw is None:
         raise serializers.ValidationError({name: "is required (ISO 8601 with a time zone)"})
-    if not isinstance(raw, str):
-        raise serializers.ValidationError({name: f"must be an ISO 8601 string, got {type(raw).__name__}"})
-    try:
-        value = parse_datetime(raw)
-    except ValueError:
-        value = None
-    if value is None:
-        raise serializers.ValidationError({name: f"is not a valid ISO 8601 date-time: {raw[:40]!r}"})
-    if value.tzinfo is None:
-        raise serializers.ValidationError({name: "must include a time zone offset (e.g. Z or +00:00)"})
+    value, problem = parse_iso_datetime(raw)
+    if problem:
+        raise serializers.ValidationError({name: problem})
     return value
 
 

@@ -46,6 +46,21 @@ class PayloadInvalid(Exception):
         self.problems = problems
 
 
+def parse_iso_datetime(raw: Any) -> tuple[dt.datetime | None, str | None]:
+    """(value, None) for an ISO 8601 date-time with a time zone, else (None, the problem in words)."""
+    if not isinstance(raw, str):
+        return None, f"must be an ISO 8601 string, got {type(raw).__name__}"
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        return None, f"is not a valid ISO 8601 date-time: {raw[:40]!r}"
+    if value.tzinfo is None:
+        return None, "must include a time zone offset (e.g. Z or +00:00)"
+    return value, None
+
+
 def _text(rec: dict, name: str, idx, problems: list[Problem], *, max_chars: int, allow_empty: bool = False) -> str | None:
     value = rec.get(name)
     if value is None:
@@ -111,18 +126,10 @@ def parse_samples(
         ts = None
         if ts_raw is None:
             problems.append(Problem(idx, "timestamp", "is required (ISO 8601 with a time zone)"))
-        elif not isinstance(ts_raw, str):
-            problems.append(Problem(idx, "timestamp", f"must be an ISO 8601 string, got {type(ts_raw).__name__}"))
         else:
-            try:
-                ts = parse_datetime(ts_raw)
-            except ValueError:
-                ts = None
-            if ts is None:
-                problems.append(Problem(idx, "timestamp", f"is not a valid ISO 8601 date-time: {ts_raw[:40]!r}"))
-            elif ts.tzinfo is None:
-                problems.append(Problem(idx, "timestamp", "must include a time zone offset (e.g. Z or +00:00)"))
-                ts = None
+            ts, problem = parse_iso_datetime(ts_raw)
+            if problem:
+                problems.append(Problem(idx, "timestamp", problem))
         metadata = rec.get("metadata", {})
         if metadata is None:
             metadata = {}

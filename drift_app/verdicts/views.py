@@ -27,7 +27,19 @@ def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-class DashboardView(RoleRequiredMixin, TemplateView):
+class BadRequestMixin:
+    """A page whose filters were invalid renders with the problem and status 400 (set self.bad_request)."""
+
+    bad_request = ""
+
+    def render_to_response(self, context, **kwargs):
+        if self.bad_request:
+            context["error"] = self.bad_request
+            kwargs["status"] = 400
+        return super().render_to_response(context, **kwargs)
+
+
+class DashboardView(BadRequestMixin, RoleRequiredMixin, TemplateView):
     allowed_roles = READERS
     template_name = "verdicts/dashboard.html"
 
@@ -41,7 +53,7 @@ class DashboardView(RoleRequiredMixin, TemplateView):
             if not wanted.isdigit():
                 self.bad_request = f"window must be a verdict id (a number), got {wanted!r}"
             chosen = next((v for v in verdicts if str(v.pk) == wanted), None)
-            if chosen is None and not getattr(self, "bad_request", None):
+            if chosen is None and not self.bad_request:
                 self.bad_request = f"deployment {deployment.slug} has no verdict #{wanted}"
         if chosen is None and verdicts:
             # The map shows the newest window with new topics, else the newest window.
@@ -63,14 +75,7 @@ class DashboardView(RoleRequiredMixin, TemplateView):
         )
         return ctx
 
-    def render_to_response(self, context, **kwargs):
-        if getattr(self, "bad_request", None):
-            context["error"] = self.bad_request
-            kwargs["status"] = 400
-        return super().render_to_response(context, **kwargs)
-
-
-class VerdictListView(RoleRequiredMixin, TemplateView):
+class VerdictListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
     allowed_roles = READERS
     template_name = "verdicts/verdict_list.html"
 
@@ -89,13 +94,6 @@ class VerdictListView(RoleRequiredMixin, TemplateView):
         ctx.update(verdicts=qs[:500], verdict_class=verdict_class, material=material, classes=VerdictClass.choices)
         return ctx
 
-    def render_to_response(self, context, **kwargs):
-        if getattr(self, "bad_request", None):
-            context["error"] = self.bad_request
-            kwargs["status"] = 400
-        return super().render_to_response(context, **kwargs)
-
-
 class VerdictDetailView(RoleRequiredMixin, TemplateView):
     allowed_roles = READERS
     template_name = "verdicts/verdict_detail.html"
@@ -107,7 +105,7 @@ class VerdictDetailView(RoleRequiredMixin, TemplateView):
         return ctx
 
 
-class AlertListView(RoleRequiredMixin, TemplateView):
+class AlertListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
     allowed_roles = READERS
     template_name = "verdicts/alert_list.html"
 
@@ -128,13 +126,6 @@ class AlertListView(RoleRequiredMixin, TemplateView):
             title="Alerts",
         )
         return ctx
-
-    def render_to_response(self, context, **kwargs):
-        if getattr(self, "bad_request", None):
-            context["error"] = self.bad_request
-            kwargs["status"] = 400
-        return super().render_to_response(context, **kwargs)
-
 
 class ReviewQueueView(RoleRequiredMixin, TemplateView):
     """The weekly review queue: open review-tier alerts (5-15% drops, lasting flag rises)."""
