@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: setup system-deps venv migrate demo demo-reset stop status test bench lint
+.PHONY: setup system-deps venv migrate demo demo-reset stop status test bench lint lint-imports
 
 setup: venv system-deps
 
@@ -59,7 +59,11 @@ stop:
 status:
 	@$(PY) -m drift_app.localstack status
 
-test: setup
+# The architecture is checked, not hoped for: import-linter's contracts (.importlinter) run first.
+lint-imports: venv
+	$(VENV)/bin/lint-imports
+
+test: setup lint-imports
 	$(PY) -m pytest
 
 bench: setup

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from drift_app import embeddings  # noqa: E402
-from goldenset import scoring  # noqa: E402
+from drift_app.stats import scoring  # noqa: E402
 
 
 def load(path: Path) -> dict[int, dict]:

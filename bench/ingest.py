@@ -24,12 +24,19 @@ import threading
 import time
 
 import numpy as np
-
-from _harness import ROOT, emit, free_port, log, scratch_database, setup_django, start_redis
+from _harness import (
+    ROOT,
+    emit,
+    free_port,
+    log,
+    scratch_database,
+    setup_django,
+    start_redis,
+)
 
 
 def records_for(n: int, *, prefix: str, seed: int) -> list[dict]:
-    from drift_app import demo
+    from demo import generator as demo
 
     timeline = demo.default_timeline(dt.datetime.now(dt.timezone.utc))
     per_week = -(-n // demo.WEEKS)

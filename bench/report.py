@@ -41,8 +41,8 @@ def populate(n_samples: int) -> tuple[object, dt.datetime, dt.datetime]:
     from django.db import connection
 
     from drift_app.models import Baseline, Deployment, DriftRun, ProductionSample
-    from drift_app.verdicts.models import Alert, RetrainingAdvice, Verdict
     from goldenset.models import EvalRun, GoldenSetVersion
+    from verdicts.models import Alert, RetrainingAdvice, Verdict
 
     end = START + dt.timedelta(days=DAYS)
     deployment = Deployment.objects.create(name="Bench support bot", slug="bench-support", current_model_version="v3")
@@ -152,7 +152,7 @@ def populate(n_samples: int) -> tuple[object, dt.datetime, dt.datetime]:
             {"start": START},
         )
     # Threshold changes inside the period, recorded as the audit trail does.
-    from drift_app.compliance import audit
+    from compliance import audit
 
     with audit.acting_as(sme_a):
         deployment.review_drop_pct = 4.0
@@ -175,7 +175,7 @@ def main() -> None:
         setup_django(url, broker)
         deployment, start, end = populate(args.samples)
 
-        from drift_app.compliance import render, selectors, services
+        from compliance import render, selectors, services
 
         timings = []
         for attempt in range(3):

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from .models import Deployment, ProductionSample
+from .models import (
+    Baseline,
+    BaselineCalibration,
+    Deployment,
+    DriftRun,
+    ProductionSample,
+)
 
 
 @admin.register(Deployment)
@@ -22,7 +28,6 @@ class ProductionSampleAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-from .models import Baseline, BaselineCalibration, DriftRun  # noqa: E402
 
 
 @admin.register(Baseline)

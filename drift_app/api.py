@@ -1,7 +1,9 @@
 from __future__ import annotations
+
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
@@ -10,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
+from .models import Baseline, DriftRun
 from .roles import COMPLIANCE, ML_ENGINEER, SME, HasRole
 from .validation import PayloadInvalid, parse_iso_datetime, parse_samples
 
@@ -141,9 +144,7 @@ class SampleIngestApi(APIView):
 
 # --- Drift -------------------------------------------------------------------------------------
 
-from django.core.exceptions import ValidationError as DjangoValidationError  # noqa: E402
 
-from .models import Baseline, DriftRun  # noqa: E402
 
 
 def _parse_when(data: dict, name: str) -> "dt.datetime":

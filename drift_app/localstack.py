@@ -152,4 +152,4 @@ if __name__ == "__main__":
     elif cmd == "redis-binary":
         print(redis_binary())
     else:
-        sys.exit(f"usage: python -m drift_app.localstack start|start-workers|stop|status")
+        sys.exit("usage: python -m drift_app.localstack start|start-workers|stop|status")

@@ -19,6 +19,34 @@ def deployment_get(*, slug: str) -> Deployment:
     return get_object_or_404(Deployment, slug=slug)
 
 
+def deployment_find(*, slug: str) -> Deployment | None:
+    """The deployment with this slug, or None (for optional filters; `deployment_get` answers 404)."""
+    return Deployment.objects.filter(slug=slug).first()
+
+
+def sample_get(*, pk: int, slug: str | None = None) -> ProductionSample:
+    """One sample without its vectors (404 when missing, or not of the deployment `slug` when given)."""
+    lookup = {"pk": pk} if slug is None else {"pk": pk, "deployment__slug": slug}
+    return get_object_or_404(
+        ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding"),
+        **lookup,
+    )
+
+
+def sample_find(*, pk: int | None = None, deployment_slug: str | None = None, external_id: str | None = None):
+    """A sample by id, or by deployment slug and external id; None when there is none."""
+    samples = ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
+    if pk is not None:
+        return samples.filter(pk=pk).first()
+    return samples.filter(deployment__slug=deployment_slug, external_id=external_id).first()
+
+
+def sample_counts(*, deployment: Deployment) -> dict[str, int]:
+    """How many samples the deployment has, and how many of them have their prompt embedded."""
+    samples = ProductionSample.objects.filter(deployment=deployment)
+    return {"total": samples.count(), "embedded": samples.filter(prompt_embedding__isnull=False).count()}
+
+
 def sample_list(*, deployment: Deployment) -> QuerySet[ProductionSample]:
     return ProductionSample.objects.filter(deployment=deployment).defer(
         "prompt_embedding", "response_embedding"
@@ -39,7 +67,7 @@ def sample_vectors(
     Only vectors of the current embedding model are returned: vectors of two models are never compared.
     """
     column = {"prompt": "prompt_embedding", "response": "response_embedding"}[target]
-    where = [f"deployment_id = %s", f"{column} IS NOT NULL", "embedding_model = %s"]
+    where = ["deployment_id = %s", f"{column} IS NOT NULL", "embedding_model = %s"]
     params: list = [deployment.id, embeddings.MODEL_NAME]
     if start is not None:
         where.append("client_timestamp >= %s")
@@ -96,3 +124,25 @@ def baseline_active(*, deployment: Deployment):
     return Baseline.objects.filter(deployment=deployment, is_active=True).defer(
         "prompt_artifact", "response_artifact", "sample_ids"
     ).first()
+
+
+def evidence_sample_ids(*, deployment: Deployment) -> set[int]:
+    """Samples of `deployment` that are evidence: referenced by any PROTECT foreign key.
+
+    The apps above this layer (flags, promotions, golden items) point at samples with PROTECT, so
+    the relations are found through the model registry instead of importing those apps: a new kind
+    of evidence is covered the day its model points at a sample, and this layer imports nothing above.
+    """
+    from django.db.models import PROTECT
+
+    ids: set[int] = set()
+    for relation in ProductionSample._meta.related_objects:
+        if relation.on_delete is not PROTECT or relation.many_to_many:
+            continue
+        field = relation.field
+        ids |= set(
+            relation.related_model._default_manager.filter(**{f"{field.name}__deployment": deployment})
+            .exclude(**{f"{field.attname}__isnull": True})
+            .values_list(field.attname, flat=True)
+        )
+    return ids

@@ -14,8 +14,8 @@ api_v1 = [
     path("deployments/<slug:slug>/baselines", api.BaselineListCreateApi.as_view(), name="api-baselines"),
     path("", include("goldenset.api_urls")),
     path("", include("feedback.api_urls")),
-    path("", include("drift_app.verdicts.api_urls")),
-    path("", include("drift_app.compliance.api_urls")),
+    path("", include("verdicts.api_urls")),
+    path("", include("compliance.api_urls")),
 ]
 
 urlpatterns = [
@@ -25,8 +25,8 @@ urlpatterns = [
     path("deployments/", views.DeploymentListView.as_view(), name="deployment-list"),
     path("deployments/<slug:slug>/", views.DeploymentDetailView.as_view(), name="deployment-detail"),
     path("deployments/<slug:slug>/samples/<int:pk>/", views.SampleDetailView.as_view(), name="sample-detail"),
-    path("", include("drift_app.verdicts.urls")),
-    path("", include("drift_app.compliance.urls")),
+    path("", include("verdicts.urls")),
+    path("", include("compliance.urls")),
     path("golden/", include("goldenset.urls")),
     path("feedback/", include("feedback.urls")),
     path("admin/", admin.site.urls),

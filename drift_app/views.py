@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.generic import TemplateView
 
 from . import selectors
-from .models import ProductionSample
 from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin
 
 
@@ -36,11 +35,12 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
         deployment = selectors.deployment_get(slug=slug)
         samples = selectors.sample_list(deployment=deployment)
         page = Paginator(samples, 50).get_page(self.request.GET.get("page"))
+        counts = selectors.sample_counts(deployment=deployment)
         ctx.update(
             deployment=deployment,
             page=page,
-            total=samples.count(),
-            embedded=samples.filter(prompt_embedding__isnull=False).count(),
+            total=counts["total"],
+            embedded=counts["embedded"],
             baseline=selectors.baseline_active(deployment=deployment),
             drift_runs=selectors.drift_run_list(deployment=deployment)[:40],
         )
@@ -54,9 +54,5 @@ class SampleDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        sample = get_object_or_404(
-            ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding"),
-            deployment__slug=slug, pk=pk,
-        )
-        ctx["sample"] = sample
+        ctx["sample"] = selectors.sample_get(slug=slug, pk=pk)
         return ctx

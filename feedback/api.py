@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -16,11 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drift_app import selectors as drift_selectors
-from drift_app.models import ProductionSample
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, HasRole, has_role
 
 from . import selectors, services
-from .models import Flag, Reason, Verdict
+from .models import Flag, LabelChoice, Reason
 from .throttles import FlagRateThrottle, limit_message
 
 # Roles that read every flag, the queue, agreement and metrics. Power users read their own flags only.
@@ -38,7 +36,7 @@ def _invalid(serializer: serializers.Serializer, what: str) -> Response:
 
 
 def _flag_for(request, pk: int) -> Flag:
-    flag = get_object_or_404(Flag.objects.select_related("sample", "deployment"), pk=pk)
+    flag = selectors.flag_get(flag_id=pk)
     if not has_role(request.user, *READERS) and flag.flagged_by_id != request.user.pk:
         raise PermissionDenied("You may only see your own flags.")
     return flag
@@ -163,13 +161,12 @@ class FlagListCreateApi(APIView):
         if not serializer.is_valid():
             return _invalid(serializer, "flag")
         data = serializer.validated_data
-        samples = ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
         if data.get("sample_id") is not None:
-            sample = samples.filter(pk=data["sample_id"]).first()
+            sample = drift_selectors.sample_find(pk=data["sample_id"])
             if sample is None:
                 raise NotFound(f"No sample with id {data['sample_id']}.")
         else:
-            sample = samples.filter(deployment__slug=data["deployment"], external_id=data["external_id"]).first()
+            sample = drift_selectors.sample_find(deployment_slug=data["deployment"], external_id=data["external_id"])
             if sample is None:
                 raise NotFound(f"No sample {data['external_id']!r} in deployment {data['deployment']!r}.")
         try:
@@ -235,7 +232,7 @@ class FlagClaimApi(APIView):
 
 
 class VerdictInputSerializer(serializers.Serializer):
-    label = serializers.ChoiceField(choices=Verdict.choices)
+    label = serializers.ChoiceField(choices=LabelChoice.choices)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
     corrected_answer = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
 

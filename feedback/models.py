@@ -32,7 +32,7 @@ REASON_SEVERITY = {
 }
 
 
-class Verdict(models.TextChoices):
+class LabelChoice(models.TextChoices):
     CONFIRMED_BAD = "confirmed_bad", "Confirmed bad"
     NOT_A_PROBLEM = "not_a_problem", "Not a problem"
     OUTDATED_KNOWLEDGE = "outdated_knowledge", "Outdated knowledge (concept drift)"
@@ -40,10 +40,10 @@ class Verdict(models.TextChoices):
 
 
 # Final labels that mean "the flag was right": these may be promoted into the golden set.
-CONFIRMED_VERDICTS = (Verdict.CONFIRMED_BAD, Verdict.OUTDATED_KNOWLEDGE, Verdict.POLICY_VIOLATION)
+CONFIRMED_LABELS = (LabelChoice.CONFIRMED_BAD, LabelChoice.OUTDATED_KNOWLEDGE, LabelChoice.POLICY_VIOLATION)
 # Counted by the confirmed-bad rate: the answer itself is wrong or not allowed (genuine degradation).
 # Outdated knowledge is counted apart: the world moved, the model did not (concept drift).
-BAD_VERDICTS = (Verdict.CONFIRMED_BAD, Verdict.POLICY_VIOLATION)
+BAD_VERDICTS = (LabelChoice.CONFIRMED_BAD, LabelChoice.POLICY_VIOLATION)
 
 
 class DeploymentFeedbackSettings(models.Model):
@@ -86,7 +86,7 @@ class Flag(models.Model):
     # Copied from the deployment's settings when flagged, so changing the setting never reopens old flags.
     required_labels = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
-    final_label = models.CharField(max_length=30, choices=Verdict.choices, blank=True)
+    final_label = models.CharField(max_length=30, choices=LabelChoice.choices, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     # The claim: while claimed_until is in the future only claimed_by may label or adjudicate.
@@ -117,7 +117,7 @@ class Flag(models.Model):
 
     @property
     def is_confirmed(self) -> bool:
-        return self.status == self.Status.RESOLVED and self.final_label in CONFIRMED_VERDICTS
+        return self.status == self.Status.RESOLVED and self.final_label in CONFIRMED_LABELS
 
     def claim_active(self, now=None) -> bool:
         now = now or timezone.now()
@@ -129,7 +129,7 @@ class Label(models.Model):
 
     flag = models.ForeignKey(Flag, on_delete=models.CASCADE, related_name="labels")
     sme = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flag_labels")
-    label = models.CharField(max_length=30, choices=Verdict.choices)
+    label = models.CharField(max_length=30, choices=LabelChoice.choices)
     comment = models.TextField(blank=True)
     corrected_answer = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -149,7 +149,7 @@ class Adjudication(models.Model):
 
     flag = models.OneToOneField(Flag, on_delete=models.CASCADE, related_name="adjudication")
     adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    label = models.CharField(max_length=30, choices=Verdict.choices)
+    label = models.CharField(max_length=30, choices=LabelChoice.choices)
     comment = models.TextField()
     corrected_answer = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -14,17 +14,17 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from drift_app.models import Deployment, ProductionSample
+from drift_app.stats import agreement
 
-from . import agreement
 from .models import (
     BAD_VERDICTS,
     REASON_SEVERITY,
     DeploymentFeedbackSettings,
     Flag,
     Label,
+    LabelChoice,
     Promotion,
     Reason,
-    Verdict,
 )
 
 # Two answers this close (cosine distance of their response vectors) count as near-identical in triage.
@@ -51,6 +51,22 @@ def flag_get(*, flag_id: int) -> Flag:
             Prefetch("labels", queryset=Label.objects.select_related("sme"))
         ),
         pk=flag_id,
+    )
+
+
+def flag_others(*, flag: Flag) -> QuerySet[Flag]:
+    """The other users' flags on the same sample."""
+    return Flag.objects.filter(sample_id=flag.sample_id).exclude(pk=flag.pk).select_related("flagged_by")
+
+
+def adjudicated_flags(*, deployment: Deployment | None = None, limit: int = 50) -> QuerySet[Flag]:
+    flags = Flag.objects.filter(adjudication__isnull=False)
+    if deployment is not None:
+        flags = flags.filter(deployment=deployment)
+    return (
+        flags.select_related("adjudication__adjudicator", "sample")
+        .defer("sample__prompt_embedding", "sample__response_embedding")
+        .prefetch_related("labels__sme")[:limit]
     )
 
 
@@ -218,7 +234,7 @@ def agreement_report(*, deployment: Deployment | None = None) -> AgreementReport
             by_reason.append(GroupAgreement(reason.label, len(fids), alpha_of(fids)))
     by_label = [
         GroupAgreement(v.label, len(flag_ids), alpha_of(flag_ids, lambda x, v=v.value: x == v))
-        for v in Verdict
+        for v in LabelChoice
         if any(v.value in labels.values() for labels in multi.values())
     ]
     disagreements = sum(1 for labels in multi.values() if len(set(labels.values())) > 1)
@@ -286,7 +302,7 @@ GROUP BY bucket
 def _metrics_rows(*, deployment: Deployment, start: dt.datetime, end: dt.datetime, width: dt.timedelta) -> dict:
     params = {
         "bad": [v.value for v in BAD_VERDICTS],
-        "outdated": Verdict.OUTDATED_KNOWLEDGE.value,
+        "outdated": LabelChoice.OUTDATED_KNOWLEDGE.value,
         "deployment": deployment.id,
         "start": start,
         "end": end,

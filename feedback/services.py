@@ -16,7 +16,7 @@ from drift_app.models import ProductionSample
 from drift_app.roles import POWER_USER, SME, has_role
 
 from . import selectors
-from .models import Adjudication, Flag, Label, Promotion, Reason, Verdict
+from .models import Adjudication, Flag, Label, LabelChoice, Promotion, Reason
 
 
 class FeedbackError(Exception):
@@ -148,8 +148,8 @@ def _check_claim(flag: Flag, user, now: dt.datetime) -> None:
 
 
 def _check_verdict(label: str) -> None:
-    if label not in Verdict.values:
-        raise FeedbackError(f"label must be one of {', '.join(Verdict.values)}; got {label!r}.")
+    if label not in LabelChoice.values:
+        raise FeedbackError(f"label must be one of {', '.join(LabelChoice.values)}; got {label!r}.")
 
 
 # --- Labels and adjudication ---------------------------------------------------------------------

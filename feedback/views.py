@@ -8,7 +8,7 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -17,11 +17,17 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from drift_app import selectors as drift_selectors
-from drift_app.models import ProductionSample
-from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, RoleRequiredMixin, has_role
+from drift_app.roles import (
+    COMPLIANCE,
+    ML_ENGINEER,
+    POWER_USER,
+    SME,
+    RoleRequiredMixin,
+    has_role,
+)
 
 from . import selectors, services
-from .models import Flag, Verdict
+from .models import Flag, LabelChoice
 from .throttles import FlagRateThrottle, limit_message
 
 READERS = (SME, COMPLIANCE, ML_ENGINEER)
@@ -51,10 +57,7 @@ class FlagSampleView(RoleRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, sample_pk: int):
-        sample = get_object_or_404(
-            ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding"),
-            pk=sample_pk,
-        )
+        sample = drift_selectors.sample_get(pk=sample_pk)
         back = reverse("sample-detail", args=[sample.deployment.slug, sample.pk])
         throttle = FlagRateThrottle()
         # The same per-user limit as the API, counted in the same Redis keys.
@@ -159,8 +162,8 @@ def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
         "sample": flag.sample,
         "labels": labels,
         "adjudication": getattr(flag, "adjudication", None),
-        "other_flags": Flag.objects.filter(sample_id=flag.sample_id).exclude(pk=flag.pk).select_related("flagged_by"),
-        "verdicts": Verdict.choices,
+        "other_flags": selectors.flag_others(flag=flag),
+        "verdicts": LabelChoice.choices,
         "is_sme": is_sme,
         "claimed_by_me": claimed_by_me,
         "claimed_by_other": flag.claim_active(now) and not claimed_by_me,
@@ -201,7 +204,7 @@ class _FlagAction(RoleRequiredMixin, View):
     done_message = ""
 
     def post(self, request, pk: int):
-        flag = get_object_or_404(Flag, pk=pk)
+        flag = selectors.flag_get(flag_id=pk)
         try:
             message = self.act(flag, request.POST)
         except services.FeedbackError as exc:
@@ -255,12 +258,12 @@ class AdjudicateView(_FlagAction):
             flag=flag, user=self.request.user, label=data.get("label", ""),
             comment=data.get("comment", ""), corrected_answer=data.get("corrected_answer", ""),
         )
-        return f"Flag {flag.pk} adjudicated; the final label is {Verdict(data.get('label')).label}."
+        return f"Flag {flag.pk} adjudicated; the final label is {LabelChoice(data.get('label')).label}."
 
 
 class PromoteView(_FlagAction):
     def post(self, request, pk: int):
-        flag = get_object_or_404(Flag, pk=pk)
+        flag = selectors.flag_get(flag_id=pk)
         form = {k: request.POST.get(k, "") for k in ("prompt", "reference_answer", "category", "reason", "tags")}
         tags = [t.strip() for t in form["tags"].split(",") if t.strip()]
         try:
@@ -309,11 +312,7 @@ class AgreementView(RoleRequiredMixin, TemplateView):
             report=selectors.agreement_report(deployment=deployment),
             deployment=deployment,
             deployments=drift_selectors.deployment_list(),
-            adjudications=Flag.objects.filter(adjudication__isnull=False)
-            .filter(**({"deployment": deployment} if deployment else {}))
-            .select_related("adjudication__adjudicator", "sample")
-            .defer("sample__prompt_embedding", "sample__response_embedding")
-            .prefetch_related("labels__sme")[:50],
+            adjudications=selectors.adjudicated_flags(deployment=deployment),
         )
         return ctx
 

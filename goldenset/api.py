@@ -18,7 +18,7 @@ from drift_app import selectors as drift_selectors
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, HasRole
 
 from . import selectors, services
-from .models import EvalRun, GoldenItem
+from .models import EvalRun
 
 READERS = (SME, POWER_USER, COMPLIANCE, ML_ENGINEER)
 

@@ -16,8 +16,7 @@ from pgvector.django import HnswIndex, VectorField
 
 from drift_app.embeddings import DIMENSIONS
 from drift_app.models import Deployment, ProductionSample
-
-from .scoring import DEFAULT_SIMILARITY_THRESHOLD
+from drift_app.stats.scoring import DEFAULT_SIMILARITY_THRESHOLD
 
 
 class ImmutableError(Exception):
@@ -280,6 +279,8 @@ class EvalResult(models.Model):
     similarity = models.FloatField(null=True, blank=True)
     acceptance_ok = models.BooleanField(null=True)
     acceptance_problems = models.JSONField(default=list, blank=True)
+    # Every registered scorer's outcome by name: {"semantic": {"status", "reason", "score", "details"}, ...}
+    scorer_outcomes = models.JSONField(default=dict, blank=True)
     judge_passed = models.BooleanField(null=True)
     judge_score = models.FloatField(null=True, blank=True)
     judge_rationale = models.TextField(blank=True)

@@ -12,9 +12,16 @@ from django.shortcuts import get_object_or_404
 from drift_app import embeddings
 from drift_app import selectors as drift_selectors
 from drift_app.models import Deployment, ProductionSample
+from drift_app.stats.clustering import leader_clusters
 
-from .clustering import leader_clusters
-from .models import EvalResult, EvalRun, GoldenItem, GoldenItemEvent, GoldenSetVersion, GoldenSetVersionItem
+from .models import (
+    EvalResult,
+    EvalRun,
+    GoldenItem,
+    GoldenItemEvent,
+    GoldenSetVersion,
+    GoldenSetVersionItem,
+)
 
 # A production prompt is covered when an approved golden item's prompt is at least this similar.
 COVERAGE_RADIUS = 0.70
@@ -222,3 +229,7 @@ def coverage_gaps(
         ))
     gaps.sort(key=lambda g: -g.size)
     return CoverageReport(len(rows), len(uncovered_ids), radius, gaps[:max_gaps])
+
+
+def golden_items_by_ids(*, ids: list[int]) -> list[GoldenItem]:
+    return list(GoldenItem.objects.filter(pk__in=ids).order_by("pk"))

@@ -14,7 +14,14 @@ from django.urls import reverse
 from django.views.generic import TemplateView
 
 from drift_app import selectors as drift_selectors
-from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, RoleRequiredMixin, has_role
+from drift_app.roles import (
+    COMPLIANCE,
+    ML_ENGINEER,
+    POWER_USER,
+    SME,
+    RoleRequiredMixin,
+    has_role,
+)
 
 from . import selectors, services
 from .models import EvalRun, GoldenItem
@@ -179,7 +186,7 @@ class ReviewQueueView(RoleRequiredMixin, TemplateView):
 
     def post(self, request):
         ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
-        items = list(GoldenItem.objects.filter(pk__in=ids))
+        items = selectors.golden_items_by_ids(ids=ids)
         try:
             version = services.golden_items_approve(items=items, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:

@@ -75,10 +75,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "drift_app.apps.DriftAppConfig",
-    "drift_app.compliance",
-    "drift_app.verdicts",
+    # The layers, lowest first (imports only go down; .importlinter checks it).
     "goldenset",
     "feedback",
+    "verdicts",
+    "compliance",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "drift_app.compliance.middleware.AuditActorMiddleware",
+    "compliance.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

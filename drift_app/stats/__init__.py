@@ -7,21 +7,36 @@ Usage (what the Django service calls)::
     report = evaluate_window(fitted, calibration, window_vectors, texts)
     report.combined.drifted, report.to_dict()
 
-Never import Django, Celery or drift_app.models here (tests/stats checks it).
+Every statistic is a named object in ``registry`` (built-ins in ``builtin.py``; registry.py says how
+to add one). The other modules, one per thing they compute:
+``verdict_rules`` (verdict classes, tiers, hysteresis), ``scoring`` (golden-set scorer primitives),
+``agreement`` (kappa, alpha, Wilson intervals), ``clustering`` (leader clustering of coverage gaps),
+``projection`` (the dashboard's 2-D map).
+
+Never import Django, Celery or drift_app.models here (import-linter and tests/stats check it).
 """
 
+from . import builtin as _builtin  # noqa: F401 - registers the built-in statistics
+from . import registry
 from .baseline import FittedBaseline, fit_baseline
-from .distances import HISTOGRAM_SMOOTHING, js_divergence, permutation_p_value, wasserstein_1d
+from .distances import (
+    HISTOGRAM_SMOOTHING,
+    js_divergence,
+    permutation_p_value,
+    wasserstein_1d,
+)
 from .results import (
     MIN_WINDOW_SIZE,
     SEED_JS_BAND,
     SEED_NOVEL_SHARE_BAND,
-    STATISTICS,
     DriftResult,
     Topic,
     WindowReport,
 )
-from .suite import Calibration, calibrate, evaluate_window
+from .suite import Calibration, StaleCalibration, calibrate, evaluate_window
+
+# The built-in statistics' names, in registration order (the registry may hold more: registry.names()).
+STATISTICS = registry.names()
 
 __all__ = [
     "HISTOGRAM_SMOOTHING",
@@ -30,6 +45,8 @@ __all__ = [
     "SEED_NOVEL_SHARE_BAND",
     "STATISTICS",
     "Calibration",
+    "StaleCalibration",
+    "registry",
     "DriftResult",
     "FittedBaseline",
     "Topic",

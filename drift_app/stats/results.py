@@ -16,21 +16,6 @@ MIN_WINDOW_SIZE = 50
 SEED_JS_BAND = (0.15, 0.25)
 SEED_NOVEL_SHARE_BAND = (0.30, 0.40)
 
-STATISTICS = (
-    "js",
-    "wasserstein",
-    "sliced_wasserstein",
-    "mmd",
-    "domain_classifier_auc",
-    "novel_share",
-)
-
-SEED_BANDS: Mapping[str, tuple[float, float]] = {
-    "js": SEED_JS_BAND,
-    "novel_share": SEED_NOVEL_SHARE_BAND,
-}
-
-
 def _clean(value: float | None) -> float | None:
     # JSON has no NaN/inf; a statistic that could not be computed is reported as null.
     if value is None:

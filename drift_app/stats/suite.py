@@ -14,27 +14,19 @@ from dataclasses import dataclass, fields
 from typing import Sequence
 
 import numpy as np
-from scipy import sparse
 
-from . import distances
+from . import distances, registry
 from .baseline import NOVELTY_QUANTILE, FittedBaseline, VectorFeatures, vector_features
 from .novelty import novel_topics
-from .results import MIN_WINDOW_SIZE, SEED_BANDS, STATISTICS, DriftResult, WindowReport
+from .registry import WindowBatch
+from .results import MIN_WINDOW_SIZE, DriftResult, WindowReport
 
-CALIBRATION_FORMAT_VERSION = 1
-# Rows per class given to the domain classifier (window and reference alike); beyond this the
-# AUC's null spread barely narrows while the cost grows linearly.
-AUC_SAMPLE_CAP = 1000
-AUC_FOLDS = 2
+CALIBRATION_FORMAT_VERSION = 2  # 2: statistics stored with their names (1 was positional)
 N_PERMUTATIONS = 200
-_CHUNK = 25  # windows per batch: bounds memory at ~ _CHUNK * AUC_SAMPLE_CAP * 2 * 33 doubles
 
 
-def _count_matrix(windows: np.ndarray, n_rows: int) -> np.ndarray:
-    """(B, n_rows) dense float32: how often each feature row appears in each window."""
-    n_windows = windows.shape[0]
-    flat = (np.arange(n_windows)[:, None] * n_rows + windows).ravel()
-    return np.bincount(flat, minlength=n_windows * n_rows).reshape(n_windows, n_rows).astype(np.float32)
+class StaleCalibration(ValueError):
+    """A stored calibration that does not match the registered statistics (or an old format): recompute it."""
 
 
 def window_statistics(
@@ -45,89 +37,32 @@ def window_statistics(
     *,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """All six statistics for each window; ``windows`` is (B, n) rows of ``features``.
+    """Every registered statistic for each window, by name; ``windows`` is (B, n) rows of ``features``.
 
     ``radii`` (B,) is the novelty radius to apply per window (calibration re-estimates it by
     bootstrap to carry its own sampling error; evaluation uses the fitted radius).
     """
-    n_windows, n = windows.shape
-    n_rows = features.cells.shape[0]
-    counts = _count_matrix(windows, n_rows)
-
-    cell_onehot = np.zeros((n_rows, fitted.n_cells), dtype=np.float32)
-    cell_onehot[np.arange(n_rows), features.cells] = 1.0
-    window_hist = counts @ cell_onehot
-    js = distances.js_divergence(
-        distances.smooth_counts(fitted.reference_counts)[None, :], distances.smooth_counts(window_hist)
-    )
-
-    means = np.asarray(counts @ features.rff, dtype=np.float64) / n
-    mmd = distances.mmd2_from_means(means, fitted.rff_reference_mean[None, :])
-
-    n_dims = features.slot.shape[1]
-    n_slots = fitted.knots.shape[1] + 1
-    # Transposed (dims * slots, rows) so the product is sparse @ dense, scipy's fast path.
-    slot_onehot_t = sparse.csr_matrix(
-        (
-            np.ones(features.slot.size, dtype=np.float32),
-            (
-                np.repeat(np.arange(n_rows), n_dims),
-                (features.slot.astype(np.int64) + np.arange(n_dims) * n_slots).ravel(),
-            ),
-        ),
-        shape=(n_rows, n_dims * n_slots),
-    ).T.tocsr()
-    slot_counts = (slot_onehot_t @ counts.T).T.reshape(n_windows, n_dims, n_slots)
-    below = np.asarray(counts @ features.below, dtype=np.float64) / n
-    above = np.asarray(counts @ features.above, dtype=np.float64) / n
-    w1 = distances.grid_wasserstein(slot_counts, below, above, fitted.knots, n)
-    k_pc = fitted.n_components
-    wasserstein = np.mean(w1[:, :k_pc] / fitted.pca_std[None, :], axis=1)
-    sliced = np.mean(w1[:, k_pc:], axis=1)
-
-    novel_flags = features.novelty_distance[None, :] > radii[:, None]
-    novel_share = np.array(
-        [np.count_nonzero(novel_flags[b, windows[b]]) / n for b in range(n_windows)], dtype=np.float64
-    )
-
-    auc = np.empty(n_windows)
-    rng = np.random.default_rng(seed)
-    reference_pcs = (fitted.reference_sample - fitted.pca_mean) @ fitted.pca_components.T
-    per_class = min(n, AUC_SAMPLE_CAP, reference_pcs.shape[0])
-    for start in range(0, n_windows, _CHUNK):
-        stop = min(start + _CHUNK, n_windows)
-        ref_rows = np.stack([rng.choice(reference_pcs.shape[0], per_class, replace=False) for _ in range(start, stop)])
-        win_rows = np.stack([rng.choice(windows[b], per_class, replace=False) for b in range(start, stop)])
-        auc[start:stop] = distances.domain_classifier_auc_batch(
-            reference_pcs[ref_rows], features.pcs[win_rows], folds=AUC_FOLDS, seed=int(rng.integers(2**31 - 1))
-        )
-
-    return {
-        "js": js,
-        "wasserstein": wasserstein,
-        "sliced_wasserstein": sliced,
-        "mmd": mmd,
-        "domain_classifier_auc": auc,
-        "novel_share": novel_share,
-    }
+    batch = WindowBatch(fitted=fitted, features=features, windows=windows, radii=radii, seed=seed)
+    return {statistic.name: np.asarray(statistic.compute(batch), dtype=np.float64) for statistic in registry.statistics()}
 
 
 @dataclass(frozen=True, eq=False)
 class Calibration:
     """Thresholds for one baseline and one window size, found on held-out resampled windows.
 
-    ``statistics`` holds every calibration window's value (rows) per statistic (columns, in
-    ``STATISTICS`` order). ``combined_thresholds`` are lower than the individual ones: they are
+    ``statistics`` holds every calibration window's value (rows) per statistic (columns, named by
+    ``names``: stored and read back by name, so a new statistic can never shift another's threshold). ``combined_thresholds`` are lower than the individual ones: they are
     set so that "any statistic above its combined threshold" happens on at most
     ``false_alarm_rate`` of the calibration windows.
     """
 
+    names: tuple[str, ...]
     window_size: int
     false_alarm_rate: float
     n_windows: int
     seed: int
     with_replacement: bool
-    statistics: np.ndarray  # (n_windows, len(STATISTICS))
+    statistics: np.ndarray  # (n_windows, len(names))
     thresholds: np.ndarray  # individual (1 - rate) quantiles
     centre: np.ndarray  # mean per statistic, for normalised exceedances
     scale: np.ndarray  # standard deviation per statistic
@@ -138,13 +73,27 @@ class Calibration:
     def combined_thresholds(self) -> np.ndarray:
         return self.centre + self.combined_level * self.scale
 
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise StaleCalibration(f"this calibration has no statistic {name!r}: recalibrate") from None
+
     def threshold(self, name: str) -> float:
-        return float(self.thresholds[STATISTICS.index(name)])
+        return float(self.thresholds[self.index(name)])
+
+    def thresholds_by_name(self) -> dict[str, float]:
+        return {name: float(t) for name, t in zip(self.names, self.thresholds)}
+
+    def matches_registry(self) -> bool:
+        return self.names == registry.names()
 
     def to_bytes(self) -> bytes:
         arrays, meta = {}, {"format_version": CALIBRATION_FORMAT_VERSION}
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
             (arrays if isinstance(value, np.ndarray) else meta)[f.name] = value
         arrays["_meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         buffer = io.BytesIO()
@@ -155,9 +104,10 @@ class Calibration:
     def from_bytes(cls, data: bytes) -> "Calibration":
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             meta = json.loads(archive["_meta"].tobytes().decode())
-            if meta.pop("format_version") != CALIBRATION_FORMAT_VERSION:
-                raise ValueError("unsupported Calibration format version")
+            if meta.pop("format_version", None) != CALIBRATION_FORMAT_VERSION:
+                raise StaleCalibration("calibration stored in an older format: recalibrate")
             arrays = {name: archive[name] for name in archive.files if name != "_meta"}
+        meta["names"] = tuple(meta["names"])
         return cls(**meta, **arrays)
 
 
@@ -194,12 +144,14 @@ def calibrate(
     boot = rng.integers(0, pool.shape[0], size=(n_windows, pool.shape[0]))
     radii = np.quantile(fitted.holdout_distances[boot], NOVELTY_QUANTILE, axis=1)
     stats = window_statistics(fitted, features, windows, radii, seed=int(rng.integers(2**31 - 1)))
-    matrix = np.column_stack([stats[name] for name in STATISTICS])
+    names = tuple(stats)
+    matrix = np.column_stack([stats[name] for name in names])
     thresholds = np.quantile(matrix, 1.0 - false_alarm_rate, axis=0)
     centre = matrix.mean(axis=0)
     scale = np.maximum(matrix.std(axis=0), 1e-12)
     combined_level = float(np.quantile(np.max((matrix - centre) / scale, axis=1), 1.0 - false_alarm_rate))
     return Calibration(
+        names=names,
         window_size=int(window_size),
         false_alarm_rate=float(false_alarm_rate),
         n_windows=int(n_windows),
@@ -239,24 +191,26 @@ def evaluate_window(
     stats = window_statistics(
         fitted, features, np.arange(n)[None, :], np.array([fitted.novelty_radius]), seed=seed
     )
-    values = np.array([stats[name][0] for name in STATISTICS])
-    _, mmd_p = distances.mmd_permutation_test(
-        distances.random_fourier_features(fitted.reference_sample, fitted.rff_omega, fitted.rff_phase),
-        features.rff,
-        n_permutations=n_permutations,
-        seed=seed,
-    )
+    if not calibration.matches_registry():
+        raise StaleCalibration(
+            f"calibration covers {list(calibration.names)}, the registered statistics are {list(registry.names())}"
+        )
+    values = np.array([stats[name][0] for name in calibration.names])
     calib = calibration.statistics
     results = {}
-    for j, name in enumerate(STATISTICS):
-        p_value = mmd_p if name == "mmd" else distances.permutation_p_value(values[j], calib[:, j])
+    for j, name in enumerate(calibration.names):
+        statistic = registry.get(name)
+        if statistic.exact_p_value is not None:
+            p_value = statistic.exact_p_value(fitted, features, seed, n_permutations)
+        else:
+            p_value = distances.permutation_p_value(values[j], calib[:, j])
         results[name] = DriftResult(
             name=name,
             statistic=float(values[j]),
             threshold=float(calibration.thresholds[j]),
             p_value=p_value,
             drifted=bool(values[j] > calibration.thresholds[j]),
-            seed_threshold=SEED_BANDS.get(name),
+            seed_threshold=statistic.seed_band,
         )
     exceedance = float(np.max((values - calibration.centre) / calibration.scale))
     calib_max = np.max((calib - calibration.centre) / calibration.scale, axis=1)
@@ -274,5 +228,5 @@ def evaluate_window(
         combined=combined,
         topics=novel_topics(vectors, novel, texts, seed=seed),
         false_alarm_rate=calibration.false_alarm_rate,
-        combined_thresholds=dict(zip(STATISTICS, (float(t) for t in calibration.combined_thresholds))),
+        combined_thresholds=dict(zip(calibration.names, (float(t) for t in calibration.combined_thresholds))),
     )

@@ -50,11 +50,11 @@ def make_samples(deployment, n: int, *, start: dt.datetime, step: dt.timedelta, 
 def scenario(personas) -> Scenario:
     from django.contrib.auth.models import User
 
-    from drift_app.verdicts import services as verdict_services
-    from drift_app.verdicts.models import Alert, RetrainingAdvice, Verdict
     from feedback import services as feedback_services
     from feedback.models import Flag
     from goldenset.models import EvalRun, GoldenSetVersion
+    from verdicts import services as verdict_services
+    from verdicts.models import Alert, RetrainingAdvice, Verdict
 
     deployment = factories.deployment(name="Acme support bot", slug="acme-support", current_model_version="v3")
     make_samples(deployment, 40, start=at(1), step=dt.timedelta(hours=6), version="v2", prefix="a")

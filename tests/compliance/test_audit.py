@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
 
-from drift_app.compliance import audit
-from drift_app.compliance.models import AppendOnlyError, AuditEvent
+from compliance import audit
+from compliance.models import AppendOnlyError, AuditEvent
 from goldenset import services as golden_services
 from tests import factories
 
@@ -110,7 +110,7 @@ def test_a_queryset_update_of_the_audit_table_fails_in_the_database_too(db):
 
 
 def test_the_database_rejects_an_update_of_a_stored_report(scenario):
-    from drift_app.compliance import services
+    from compliance import services
 
     report = services.report_generate(deployment=scenario.deployment, start=scenario.start, end=scenario.end,
                                       user=scenario.deployment and None)

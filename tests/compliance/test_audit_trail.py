@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
 
-from drift_app.compliance import audit
-from drift_app.compliance.models import AppendOnlyError, AuditEvent
+from compliance import audit
+from compliance.models import AppendOnlyError, AuditEvent
 from tests import factories
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from pypdf import PdfReader
 
-from drift_app.compliance.models import ComplianceReport
+from compliance.models import ComplianceReport
 
 from .conftest import END, START
 
@@ -124,7 +124,7 @@ def test_the_management_commands_generate_and_verify_a_report(scenario, personas
 
 
 def test_the_demo_hook_stores_the_officers_report_of_the_period(scenario, personas):
-    from drift_app.compliance.demo import load_demo
+    from demo.compliance import load_demo
 
     report = load_demo(deployment=scenario.deployment, users={"compliance": [personas.charlie]},
                        timeline={"start": START, "end": END})

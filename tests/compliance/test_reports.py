@@ -11,8 +11,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from pypdf import PdfReader
 
-from drift_app.compliance import audit, selectors, services
-from drift_app.compliance.models import AppendOnlyError, ComplianceReport
+from compliance import audit, selectors, services
+from compliance.models import AppendOnlyError, ComplianceReport
 
 from .conftest import END, START, at
 
@@ -77,7 +77,7 @@ def test_retraining_advice_and_threshold_changes_of_the_period_are_listed(scenar
     deployment.code_red_drop_pct = 12.0
     with audit.acting_as(personas.erin):
         deployment.save()
-    from drift_app.compliance.models import AuditEvent
+    from compliance.models import AuditEvent
 
     # The edit happened "now"; report the period that contains it.
     event = AuditEvent.objects.filter(object_type="drift_app.Deployment", action="update").latest("id")
@@ -107,7 +107,7 @@ def test_a_threshold_changed_after_the_period_leaves_the_periods_report_unchange
 
 
 def test_an_alert_acknowledged_after_the_period_shows_as_open_at_the_period_end(scenario, personas):
-    from drift_app.verdicts.models import Alert
+    from verdicts.models import Alert
 
     Alert.objects.filter(pk=scenario.alert.pk).update(acknowledged_at=dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc))
     [alert] = selectors.report_figures(deployment=scenario.deployment, start=START, end=END)["alerts"]["items"]
@@ -127,7 +127,7 @@ def test_verify_reports_which_figure_changed_when_a_record_is_altered(scenario, 
 def test_the_json_download_hashes_to_the_figures_hash_and_the_csv_has_every_figure(report):
     import hashlib
 
-    from drift_app.compliance import render
+    from compliance import render
 
     text = render.as_json(report.figures)
     assert hashlib.sha256(text.encode()).hexdigest() == report.figures_sha256 == report.json_sha256
@@ -137,7 +137,7 @@ def test_the_json_download_hashes_to_the_figures_hash_and_the_csv_has_every_figu
 
 
 def test_a_csv_cell_that_looks_like_a_formula_is_kept_as_text():
-    from drift_app.compliance.render import csv_safe
+    from compliance.render import csv_safe
 
     assert csv_safe("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
     assert csv_safe("-12.5") == "-12.5"
@@ -176,7 +176,7 @@ def test_an_inverted_or_future_period_is_refused_with_a_message_naming_it(scenar
 def test_the_monthly_schedule_exists_and_generates_one_report_per_deployment_and_month(scenario):
     from django_celery_beat.models import PeriodicTask
 
-    task = PeriodicTask.objects.get(task="drift_app.compliance.tasks.reports_monthly_task")
+    task = PeriodicTask.objects.get(task="compliance.tasks.reports_monthly_task")
     assert (task.crontab.day_of_month, task.crontab.hour, task.enabled) == ("1", "2", True)
     now = dt.datetime(2026, 4, 1, 2, 30, tzinfo=dt.timezone.utc)
     assert scenario.deployment.pk in services.reports_generate_monthly(now=now)
@@ -187,7 +187,7 @@ def test_the_monthly_schedule_exists_and_generates_one_report_per_deployment_and
 
 
 def test_the_monthly_task_fans_out_one_report_task_per_deployment(scenario, monkeypatch):
-    from drift_app.compliance import tasks
+    from compliance import tasks
 
     sent = []
     monkeypatch.setattr(tasks.report_generate_task, "delay", lambda *args: sent.append(args))

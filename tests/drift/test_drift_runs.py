@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from drift_app import services

@@ -115,9 +115,7 @@ def test_a_real_worker_embeds_ingested_samples_into_pgvector(personas, worker_fa
 
 
 def test_the_backfill_embeds_samples_whose_task_was_lost(personas, worker_factory, settings):
-    from drift_app import services
     from drift_app.tasks import backfill_embeddings_task
-    from drift_app.validation import SampleIn
 
     deployment = factories.deployment()
     # Stored while no task reached a worker (e.g. the broker was down): no vectors.

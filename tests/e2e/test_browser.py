@@ -13,13 +13,13 @@ import re
 import numpy as np
 import pytest
 
-from drift_app.verdicts import services as verdict_services
-from drift_app.verdicts.models import Alert
 from feedback.models import Flag
 from goldenset import services as golden_services
 from goldenset.models import GoldenItem
 from tests.base import PASSWORD
 from tests.verdicts.helpers import T0, World, store_vectors, window
+from verdicts import services as verdict_services
+from verdicts.models import Alert
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

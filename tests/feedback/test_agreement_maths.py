@@ -8,7 +8,11 @@ import sys
 
 import pytest
 
-from feedback.agreement import cohen_kappa, krippendorff_alpha_nominal, wilson_interval
+from drift_app.stats.agreement import (
+    cohen_kappa,
+    krippendorff_alpha_nominal,
+    wilson_interval,
+)
 
 N = None
 
@@ -112,5 +116,5 @@ def test_wilson_interval_refuses_more_successes_than_trials():
 
 
 def test_importing_the_agreement_module_loads_no_django():
-    code = "import sys, feedback.agreement; assert not any(m.startswith('django') for m in sys.modules), 'django loaded'"
+    code = "import sys, drift_app.stats.agreement; assert not any(m.startswith('django') for m in sys.modules), 'django loaded'"
     subprocess.run([sys.executable, "-c", code], check=True)

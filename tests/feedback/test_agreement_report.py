@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from drift_app.stats.agreement import cohen_kappa
 from feedback import selectors, services
-from feedback.agreement import cohen_kappa
 from feedback.models import DeploymentFeedbackSettings
 
 from .conftest import make_samples

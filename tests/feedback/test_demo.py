@@ -8,7 +8,8 @@ import time
 import pytest
 from django.utils import timezone
 
-from feedback import demo, selectors
+from demo import feedback as demo
+from feedback import selectors
 from feedback.models import Adjudication, Flag, Label, Promotion
 from goldenset.models import GoldenItem
 

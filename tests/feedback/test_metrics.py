@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from drift_app.stats.agreement import wilson_interval
 from feedback import selectors, services
-from feedback.agreement import wilson_interval
 from tests import factories
 
 from .conftest import make_samples

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from demo import golden as demo
 from drift_app import embeddings
 from drift_app.models import ProductionSample
-from goldenset import demo, selectors
+from goldenset import selectors
 from goldenset.models import GoldenItem
 from tests import factories
 

@@ -7,7 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from goldenset import selectors, services
-from goldenset.models import GoldenItem, GoldenSetVersion, GoldenSetVersionItem, ImmutableError
+from goldenset.models import (
+    GoldenItem,
+    GoldenSetVersion,
+    GoldenSetVersionItem,
+    ImmutableError,
+)
 
 from .conftest import approve, make_item
 

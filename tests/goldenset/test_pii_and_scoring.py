@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from goldenset import scoring
+from drift_app.stats import scoring
 from goldenset.pii import find_pii
 
 
@@ -91,12 +91,12 @@ def test_a_judge_reply_in_a_json_fence_is_accepted():
 
 
 def test_relative_drop_is_a_percentage_of_the_baseline():
-    assert scoring.relative_drop_pct(0.9, 0.72) == 20.0
-    assert scoring.relative_drop_pct(0.0, 0.5) is None
+    assert scoring.pass_rate_drop_pct(0.9, 0.72) == 20.0
+    assert scoring.pass_rate_drop_pct(0.0, 0.5) is None
 
 
 def test_leader_clustering_groups_close_vectors():
-    from goldenset.clustering import leader_clusters
+    from drift_app.stats.clustering import leader_clusters
 
     a = np.array([[1, 0], [0.99, 0.14], [0, 1], [0.1, 0.995]], dtype=np.float32)
     labels = leader_clusters(a, threshold=0.9)

@@ -14,7 +14,13 @@ import numpy as np
 from drift_app import services as drift_services
 from drift_app.models import Baseline, DriftRun, ProductionSample
 from feedback.models import Flag
-from goldenset.models import EvalResult, EvalRun, GoldenItem, GoldenSetVersion, GoldenSetVersionItem
+from goldenset.models import (
+    EvalResult,
+    EvalRun,
+    GoldenItem,
+    GoldenSetVersion,
+    GoldenSetVersionItem,
+)
 from tests import factories
 
 T0 = dt.datetime(2026, 9, 7, tzinfo=dt.timezone.utc)  # a Monday: window 0 starts here

@@ -8,9 +8,9 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from drift_app.verdicts import services
-from drift_app.verdicts.models import Alert, AlertPolicy
 from tests.verdicts.helpers import T0, window
+from verdicts import services
+from verdicts.models import Alert, AlertPolicy
 
 pytestmark = pytest.mark.django_db
 

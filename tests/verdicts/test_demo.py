@@ -1,4 +1,4 @@
-"""drift_app.verdicts.demo.load_demo: stable → benign change → genuine degradation with one code red."""
+"""verdicts.demo.load_demo: stable → benign change → genuine degradation with one code red."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from drift_app.demo import DemoTimeline
-from drift_app.verdicts import demo
-from drift_app.verdicts.models import Alert, RetrainingAdvice
+from demo import verdicts as demo
+from demo.generator import DemoTimeline
 from tests.verdicts.helpers import T0
+from verdicts.models import Alert, RetrainingAdvice
 
 pytestmark = pytest.mark.django_db
 

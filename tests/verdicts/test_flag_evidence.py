@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from drift_app.verdicts import services
 from tests.verdicts.helpers import T0, window
+from verdicts import services
 
 
 def _week(world, personas, *, bad_now: int):

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core import mail
 
-from drift_app.verdicts import services, webhook
-from drift_app.verdicts.models import Alert, AlertPolicy
 from tests.verdicts.helpers import T0, window
+from verdicts import services, webhook
+from verdicts.models import Alert, AlertPolicy
 
 
 class Receiver:

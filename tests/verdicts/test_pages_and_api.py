@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
-from drift_app.verdicts import services, tasks
-from drift_app.verdicts.models import Alert, RetrainingAdvice, Verdict
 from tests.base import PASSWORD
 from tests.verdicts.helpers import T0, window
+from verdicts import services, tasks
+from verdicts.models import Alert, RetrainingAdvice, Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +150,7 @@ def test_retraining_advice_exports_the_new_topic_prompts_as_jsonl(world, persona
 
 
 def test_the_hourly_schedule_exists_and_computes_the_last_complete_window(world, monkeypatch):
-    assert PeriodicTask.objects.get(task="drift_app.verdicts.tasks.verdicts_scheduled_task").crontab.minute == "45"
+    assert PeriodicTask.objects.get(task="verdicts.tasks.verdicts_scheduled_task").crontab.minute == "45"
     from django.utils import timezone
 
     world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=1))

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from drift_app.verdicts import rules
+from drift_app.stats import verdict_rules as rules
 
 
 def test_the_two_proportion_test_matches_a_hand_computed_z():
@@ -121,6 +121,6 @@ def test_the_rules_module_imports_no_django():
     import subprocess
     import sys
 
-    code = "import sys, drift_app.verdicts.rules; print('django' in sys.modules)"
+    code = "import sys, drift_app.stats.verdict_rules; print('django' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from drift_app.verdicts import services
-from drift_app.verdicts.models import RetrainingAdvice, Verdict
 from tests.verdicts.helpers import T0, window
+from verdicts import services
+from verdicts.models import RetrainingAdvice, Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +135,7 @@ def test_prompt_js_above_threshold_for_k_windows_gives_retraining_advice(world):
 
 
 def test_the_selectors_filter_verdicts_by_period(world):
-    from drift_app.verdicts.selectors import verdict_list
+    from verdicts.selectors import verdict_list
 
     for i in range(3):
         world.drift(i)

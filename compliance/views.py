@@ -1,0 +1,114 @@
+"""Compliance pages: the reports (list, generate, detail, download, verify) and the audit trail.
+
+Compliance officers and ML engineers only; everyone else gets 403, anonymous users the login page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.views.generic import TemplateView
+
+from drift_app import selectors as drift_selectors
+from drift_app.roles import COMPLIANCE, ML_ENGINEER, RoleRequiredMixin
+
+from . import api, forms, selectors, services
+from .models import ComplianceReport
+
+
+class _ComplianceView(RoleRequiredMixin, TemplateView):
+    allowed_roles = (COMPLIANCE, ML_ENGINEER)
+
+
+class ReportListView(_ComplianceView):
+    template_name = "compliance/report_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        slug = self.request.GET.get("deployment", "")
+        deployment = drift_selectors.deployment_find(slug=slug) if slug else None
+        ctx.update(
+            deployments=drift_selectors.deployment_list().order_by("name"), selected=deployment,
+            page=Paginator(selectors.report_list(deployment=deployment), 50).get_page(self.request.GET.get("page")),
+            start=self.request.GET.get("start", ""), end=self.request.GET.get("end", ""),
+        )
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        slug = request.POST.get("deployment", "")
+        deployment = drift_selectors.deployment_find(slug=slug)
+        if deployment is None:
+            messages.error(request, f"No deployment with slug {slug!r}: choose one from the list.")
+            return redirect("compliance:report-list")
+        try:
+            start = forms.parse_instant(request.POST.get("start", ""), name="start")
+            end = forms.parse_instant(request.POST.get("end", ""), name="end")
+            report = services.report_generate(deployment=deployment, start=start, end=end, user=request.user,
+                                              trigger=ComplianceReport.Trigger.PAGE)
+        except ValidationError as exc:
+            messages.error(request, f"Report not generated: {forms.error_text(exc)}")
+            return redirect("compliance:report-list")
+        messages.success(request, f"Report #{report.pk} generated in {report.duration_seconds:.1f}s.")
+        return redirect("compliance:report-detail", pk=report.pk)
+
+
+class ReportDetailView(_ComplianceView):
+    template_name = "compliance/report_detail.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        report = selectors.report_get(pk=kwargs["pk"])
+        ctx.update(report=report, f=report.figures, verification=kwargs.get("verification"))
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        report = selectors.report_get(pk=kwargs["pk"])
+        verification = services.report_verify(report=report)
+        return self.render_to_response(self.get_context_data(pk=report.pk, verification=verification))
+
+
+class ReportDownloadView(_ComplianceView):
+    def get(self, request, *args, **kwargs) -> HttpResponse:
+        if kwargs["fmt"] not in api.CONTENT_TYPES:
+            raise Http404(f"Unknown format {kwargs['fmt']!r}; use pdf, csv or json.")
+        return api.download(selectors.report_get(pk=kwargs["pk"]), kwargs["fmt"])
+
+
+class AuditListView(_ComplianceView):
+    template_name = "compliance/audit_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        error = None
+        try:
+            filters = forms.audit_filters(self.request.GET, deployment_lookup=lambda s: drift_selectors.deployment_find(slug=s))
+        except ValidationError as exc:
+            error, filters = forms.error_text(exc), {}
+        events = selectors.audit_event_list(**filters) if error is None else []
+        ctx.update(
+            error=error, page=Paginator(events, 100).get_page(self.request.GET.get("page")),
+            params=self.request.GET, query=self.request.GET.urlencode(),
+            object_types=selectors.audit_object_types(), actors=selectors.audit_actors(),
+            actions=forms.AUDIT_ACTIONS, deployments=drift_selectors.deployment_list().order_by("name"),
+        )
+        return ctx
+
+    def render_to_response(self, context, **kwargs):
+        if context["error"]:
+            kwargs.setdefault("status", 400)
+        return super().render_to_response(context, **kwargs)
+
+
+class AuditExportView(_ComplianceView):
+    def get(self, request, *args, **kwargs) -> HttpResponse:
+        try:
+            filters = forms.audit_filters(request.GET, deployment_lookup=lambda s: drift_selectors.deployment_find(slug=s))
+        except ValidationError as exc:
+            return HttpResponse(f"Bad filter: {forms.error_text(exc)}", status=400, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(services.audit_export_csv(events=selectors.audit_event_list(**filters)),
+                                content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="driftdesk-audit-trail.csv"'
+        return response

@@ -1,0 +1,40 @@
+"""Writes of the core layer, one module per concern.
+
+- samples.py      ingestion, embedding, embedding backfill
+- deployments.py  deployment creation (with its drift schedule)
+- drift.py        baselines, calibration, drift runs and their schedule
+- retention.py    purging old samples while keeping evidence
+
+Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
+"""
+
+from .deployments import deployment_create
+from .drift import (
+    MAX_WINDOW_VECTORS,
+    TARGET_COLUMNS,
+    baseline_calibration,
+    baseline_create,
+    baseline_fit,
+    drift_run_compute,
+    drift_runs_create,
+    drift_schedule_sync,
+    drift_window_scheduled,
+    last_complete_window,
+)
+from .retention import samples_purge
+from .samples import (
+    SAMPLE_TABLE,
+    IngestedSample,
+    IngestResult,
+    embeddings_backfill,
+    samples_embed,
+    samples_ingest,
+    samples_store_vectors,
+)
+
+__all__ = [
+    "MAX_WINDOW_VECTORS", "SAMPLE_TABLE", "TARGET_COLUMNS", "IngestResult", "IngestedSample",
+    "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
+    "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
+    "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
+]

@@ -1,0 +1,262 @@
+"""Drift: baselines, calibration, drift runs over windows, and the per-deployment drift schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .. import embeddings, selectors, stats
+from ..models import (
+    Baseline,
+    BaselineCalibration,
+    Deployment,
+    DriftRun,
+    ProductionSample,
+)
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_TABLE = ProductionSample._meta.db_table
+
+# Windows larger than this are evaluated on a seeded random subset of this size: the statistics'
+# thresholds are calibrated per window size, and 10,000 vectors already resolve a 1% shift.
+MAX_WINDOW_VECTORS = 10_000
+TARGET_COLUMNS = {"prompts": "prompt", "responses": "response"}
+
+
+def baseline_create(
+    *, deployment: Deployment, period_start: dt.datetime, period_end: dt.datetime,
+    max_samples: int = 50_000, user=None, seed: int = 0, enqueue: bool = True,
+) -> Baseline:
+    """Choose the samples a new baseline covers (embedded ones in the period, at most max_samples).
+
+    Fitting runs on a worker after commit; the baseline becomes active once fitted.
+    """
+    if period_end <= period_start:
+        raise ValidationError({"period_end": "must be after period_start"})
+    ids = np.array(
+        ProductionSample.objects.filter(
+            deployment=deployment, client_timestamp__gte=period_start, client_timestamp__lt=period_end,
+            prompt_embedding__isnull=False, embedding_model=embeddings.MODEL_NAME,
+        ).order_by("id").values_list("id", flat=True),
+        dtype=np.int64,
+    )
+    if len(ids) > max_samples:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, size=max_samples, replace=False))
+    if len(ids) < 200:
+        raise ValidationError(
+            {"period_start": f"only {len(ids)} embedded samples in the period; a baseline needs at least 200"}
+        )
+    baseline = Baseline(
+        deployment=deployment, period_start=period_start, period_end=period_end, max_samples=max_samples,
+        sample_ids=ids.tolist(), sample_count=len(ids), created_by=user, seed=seed,
+    )
+    baseline.full_clean(exclude=["sample_ids"])
+    baseline.save()
+    if enqueue:
+        from ..tasks import baseline_fit_task
+
+        transaction.on_commit(lambda: baseline_fit_task.delay(baseline.id))
+    return baseline
+
+
+def baseline_fit(*, baseline: Baseline) -> Baseline:
+    """Fit the prompt and response artifacts, freeze the baseline and make it the active one."""
+    if baseline.frozen:
+        return baseline
+    try:
+        artifacts = {}
+        for target, column in TARGET_COLUMNS.items():
+            _, vectors = selectors.sample_vectors(
+                deployment=baseline.deployment, target=column, sample_ids=baseline.sample_ids
+            )
+            artifacts[target] = stats.fit_baseline(vectors, seed=baseline.seed).to_bytes()
+    except ValueError as exc:
+        baseline.status = Baseline.Status.FAILED
+        baseline.error = str(exc)
+        baseline.save(update_fields=["status", "error"])
+        return baseline
+    with transaction.atomic():
+        Baseline.objects.filter(deployment=baseline.deployment, is_active=True).update(is_active=False)
+        baseline.prompt_artifact = artifacts["prompts"]
+        baseline.response_artifact = artifacts["responses"]
+        baseline.status = Baseline.Status.FITTED
+        baseline.is_active = True
+        baseline.fitted_at = timezone.now()
+        baseline.save(update_fields=["prompt_artifact", "response_artifact", "status", "is_active", "fitted_at"])
+    return baseline
+
+
+def _fitted(baseline: Baseline, target: str) -> stats.FittedBaseline:
+    raw = baseline.prompt_artifact if target == "prompts" else baseline.response_artifact
+    return stats.FittedBaseline.from_bytes(bytes(raw))
+
+
+def baseline_calibration(*, baseline: Baseline, target: str, window_size: int, false_alarm_rate: float) -> stats.Calibration:
+    """Thresholds for this window size, computed once and kept (resampled from held-out vectors only)."""
+    cached = BaselineCalibration.objects.filter(
+        baseline=baseline, target=target, window_size=window_size, false_alarm_rate=false_alarm_rate
+    ).first()
+    if cached is not None:
+        try:
+            calibration = stats.Calibration.from_bytes(bytes(cached.artifact))
+        except stats.StaleCalibration:
+            calibration = None
+        if calibration is not None and calibration.matches_registry():
+            return calibration
+        # Made before a statistic was added or removed (or in an older format): thresholds are
+        # stored by name, so the stale row is recomputed rather than read by position.
+        cached.delete()
+    n_windows = max(200, int(np.ceil(2 / false_alarm_rate)))
+    calibration = stats.calibrate(
+        _fitted(baseline, target), window_size, false_alarm_rate=false_alarm_rate, n_windows=n_windows,
+        seed=baseline.seed,
+    )
+    BaselineCalibration.objects.get_or_create(
+        baseline=baseline, target=target, window_size=window_size, false_alarm_rate=false_alarm_rate,
+        defaults={"artifact": calibration.to_bytes()},
+    )
+    return calibration
+
+
+@transaction.atomic
+def drift_runs_create(
+    *, deployment: Deployment, window_start: dt.datetime, window_end: dt.datetime,
+    targets: tuple[str, ...] = ("prompts", "responses"), trigger: str = DriftRun.Trigger.API,
+    enqueue: bool = True,
+) -> list[DriftRun]:
+    """Queue drift runs for one window (one per target). Raises ValidationError without a fitted baseline."""
+    if window_end <= window_start:
+        raise ValidationError({"window_end": "must be after window_start"})
+    for target in targets:
+        if target not in TARGET_COLUMNS:
+            raise ValidationError({"target": f"unknown target {target!r}; use prompts, responses or both"})
+    baseline = Baseline.objects.filter(deployment=deployment, is_active=True, status=Baseline.Status.FITTED).first()
+    if baseline is None:
+        raise ValidationError({"baseline": f"deployment {deployment.slug} has no fitted baseline yet; create one first"})
+    runs = [
+        DriftRun.objects.create(
+            deployment=deployment, baseline=baseline, window_start=window_start, window_end=window_end,
+            target=target, trigger=trigger,
+        )
+        for target in targets
+    ]
+    if enqueue:
+        from ..tasks import drift_run_compute_task
+
+        for run in runs:
+            transaction.on_commit(lambda run_id=run.id: drift_run_compute_task.delay(run_id))
+    return runs
+
+
+def drift_run_compute(*, run: DriftRun) -> DriftRun:
+    """Evaluate one window against the run's baseline and store every statistic with its verdict."""
+    started = time.perf_counter()
+    run.status = DriftRun.Status.RUNNING
+    run.save(update_fields=["status"])
+    deployment = run.deployment
+    try:
+        ids, vectors = selectors.sample_vectors(
+            deployment=deployment, target=TARGET_COLUMNS[run.target],
+            start=run.window_start, end=run.window_end,
+        )
+        run.sample_count = len(ids)
+        minimum = max(deployment.min_window_samples, stats.MIN_WINDOW_SIZE)
+        if len(ids) < minimum:
+            run.status = DriftRun.Status.INSUFFICIENT_DATA
+            run.error = f"{len(ids)} embedded samples in the window; at least {minimum} are needed for a verdict"
+            run.drifted = None
+        else:
+            if len(ids) > MAX_WINDOW_VECTORS:
+                keep = np.sort(np.random.default_rng(run.id).choice(len(ids), MAX_WINDOW_VECTORS, replace=False))
+                ids, vectors = ids[keep], vectors[keep]
+            text_field = "prompt" if run.target == "prompts" else "response"
+            texts_by_id = dict(ProductionSample.objects.filter(id__in=ids.tolist()).values_list("id", text_field))
+            texts = [texts_by_id[int(i)] for i in ids]
+            calibration = baseline_calibration(
+                baseline=run.baseline, target=run.target, window_size=len(ids),
+                false_alarm_rate=deployment.drift_false_alarm_rate,
+            )
+            report = stats.evaluate_window(_fitted(run.baseline, run.target), calibration, vectors, texts, seed=run.id)
+            data = report.to_dict()
+            for topic in data["topics"]:
+                topic["sample_ids"] = [int(ids[i]) for i in topic["representative_indices"]]
+            run.evaluated_count = len(ids)
+            run.results = data["results"]
+            run.combined = {**data["combined"], "thresholds": data["combined_thresholds"],
+                            "false_alarm_rate": data["false_alarm_rate"]}
+            run.topics = data["topics"]
+            run.drifted = report.drifted
+            res = report.results
+            run.js, run.js_threshold = res["js"].statistic, res["js"].threshold
+            run.wasserstein = res["wasserstein"].statistic
+            run.mmd_p_value = res["mmd"].p_value
+            run.novel_share = res["novel_share"].statistic
+            run.status = DriftRun.Status.COMPLETED
+            run.error = ""
+    except Exception as exc:  # stored on the run so the failure is visible; the task logs the traceback
+        run.status = DriftRun.Status.FAILED
+        run.error = f"{type(exc).__name__}: {exc}"
+        run.duration_seconds = time.perf_counter() - started
+        run.finished_at = timezone.now()
+        run.save()
+        raise
+    run.duration_seconds = time.perf_counter() - started
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def last_complete_window(*, deployment: Deployment, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The most recent full window (hour, day, or ISO week starting Monday) before `now`."""
+    now = now.astimezone(dt.timezone.utc)
+    if deployment.drift_window == Deployment.Window.HOURLY:
+        end = now.replace(minute=0, second=0, microsecond=0)
+        return end - dt.timedelta(hours=1), end
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if deployment.drift_window == Deployment.Window.DAILY:
+        return end - dt.timedelta(days=1), end
+    end -= dt.timedelta(days=end.weekday())
+    return end - dt.timedelta(weeks=1), end
+
+
+def drift_window_scheduled(*, deployment: Deployment, now: dt.datetime | None = None) -> list[DriftRun]:
+    """Called by the beat schedule: queue runs for the last complete window unless they exist."""
+    start, end = last_complete_window(deployment=deployment, now=now or timezone.now())
+    if DriftRun.objects.filter(deployment=deployment, window_start=start, window_end=end).exists():
+        return []
+    try:
+        return drift_runs_create(
+            deployment=deployment, window_start=start, window_end=end, trigger=DriftRun.Trigger.SCHEDULE
+        )
+    except ValidationError:
+        logger.warning("no fitted baseline for %s: scheduled drift window skipped", deployment.slug)
+        return []
+
+
+def drift_schedule_sync(*, deployment: Deployment) -> None:
+    """Create or update the deployment's drift schedule in django-celery-beat (editable in the admin)."""
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    crontab = {
+        Deployment.Window.HOURLY: {"minute": "5", "hour": "*", "day_of_week": "*"},
+        Deployment.Window.DAILY: {"minute": "10", "hour": "0", "day_of_week": "*"},
+        Deployment.Window.WEEKLY: {"minute": "20", "hour": "0", "day_of_week": "1"},
+    }[deployment.drift_window]
+    schedule, _ = CrontabSchedule.objects.get_or_create(
+        day_of_month="*", month_of_year="*", timezone="UTC", **crontab
+    )
+    PeriodicTask.objects.update_or_create(
+        name=f"Drift window: {deployment.slug}",
+        defaults={
+            "task": "drift_app.tasks.drift_window_task", "crontab": schedule, "interval": None,
+            "args": json.dumps([deployment.id]), "queue": "default", "enabled": True,
+        },
+    )

@@ -1,0 +1,251 @@
+"""Evaluation runs: create, execute (endpoint or uploaded answers), score, compare with the baseline run."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from drift_app.models import Deployment
+from drift_app.stats import scoring
+
+from .. import scorers
+from ..llm_client import ChatClient
+from ..models import (
+    EvalConfig,
+    EvalResult,
+    EvalRun,
+    GoldenItem,
+    GoldenItemEvent,
+    GoldenSetVersion,
+)
+from .common import MAX_ANSWER_CHARS, _reason
+from .config import eval_config_get
+from .items import encode_cached
+
+logger = logging.getLogger(__name__)
+
+Status = GoldenItem.Status
+Action = GoldenItemEvent.Action
+
+
+
+# --- evaluation runs -------------------------------------------------------------------------------
+
+def _latest_version() -> GoldenSetVersion:
+    version = GoldenSetVersion.objects.order_by("-number").first()
+    if version is None or version.item_count == 0:
+        raise ValidationError("The golden set has no approved items yet: approve items before evaluating.")
+    return version
+
+
+@transaction.atomic
+def eval_run_create(
+    *, deployment: Deployment, user=None, model_version: str | None = None, answers: dict[int, str] | None = None,
+    trigger: str = EvalRun.Trigger.API, queue: bool = True,
+) -> EvalRun:
+    """Create a run of the latest golden-set version for a model version.
+
+    `answers` maps golden item id → answer text (uploaded answers, path b); without it the answers come
+    from the deployment's endpoint (path a). Items without an uploaded answer end errored.
+    With queue=True the scoring runs in a worker after commit.
+    """
+    version = _latest_version()
+    config = eval_config_get(deployment=deployment)
+    model_version = (model_version or deployment.current_model_version).strip()
+    if not model_version or len(model_version) > 200:
+        raise ValidationError({"model_version": "must be 1 to 200 characters"})
+    if answers is None and not config.has_endpoint:
+        raise ValidationError("This deployment has no model endpoint configured: upload answers instead.")
+    version_items = list(version.items.all())
+    if answers is not None:
+        known = {vi.item_id for vi in version_items}
+        unknown = sorted(set(answers) - known)
+        if unknown:
+            raise ValidationError({"answers": f"golden items not in version {version.number}: "
+                                              + ", ".join(map(str, unknown[:20]))})
+        bad = [k for k, v in answers.items() if not isinstance(v, str) or len(v) > MAX_ANSWER_CHARS or "\x00" in v]
+        if bad:
+            raise ValidationError({"answers": f"answers must be strings of at most {MAX_ANSWER_CHARS} characters "
+                                              f"without NUL; see items {', '.join(map(str, bad[:20]))}"})
+    run = EvalRun.objects.create(
+        deployment=deployment, model_version=model_version, golden_version=version, created_by=user,
+        answer_source=EvalRun.AnswerSource.UPLOADED if answers is not None else EvalRun.AnswerSource.ENDPOINT,
+        trigger=trigger, similarity_threshold=config.similarity_threshold,
+        judge_model=config.judge_model if config.judge_enabled else "",
+        judge_prompt_version=scoring.JUDGE_PROMPT_VERSION if config.judge_enabled else "",
+        endpoint_model=config.endpoint_model if answers is None else "", item_count=len(version_items),
+    )
+    EvalResult.objects.bulk_create([
+        EvalResult(run=run, version_item=vi, item_id=vi.item_id,
+                   answer=answers.get(vi.item_id) if answers is not None else None)
+        for vi in version_items
+    ])
+    if queue:
+        from ..tasks import eval_run_execute_task
+
+        transaction.on_commit(lambda: eval_run_execute_task.delay(run.id), robust=True)
+    return run
+
+
+def _client(config: EvalConfig, *, model: str) -> ChatClient:
+    key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+    return ChatClient(base_url=config.endpoint_base_url, model=model, api_key=key, timeout_s=config.timeout_s,
+                      max_retries=config.max_retries, concurrency=config.concurrency)
+
+
+def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_client: ChatClient | None = None) -> EvalRun:
+    """Obtain answers (endpoint runs), score every item, store results and the comparison with the baseline.
+
+    Network calls happen outside any transaction; results are written in one transaction at the end.
+    Safe to run again on a run that failed half-way (answers already obtained are kept).
+    """
+    run = EvalRun.objects.select_related("deployment").get(pk=run.pk)
+    if run.status == EvalRun.Status.SUCCEEDED:
+        return run
+    EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.RUNNING,
+                                             started_at=run.started_at or timezone.now())
+    run.refresh_from_db()
+    config = eval_config_get(deployment=run.deployment)
+    results = list(run.results.select_related("version_item").order_by("item_id"))
+    try:
+        errors: dict[int, str] = {}
+        if run.answer_source == EvalRun.AnswerSource.ENDPOINT:
+            missing = [r for r in results if r.answer is None]
+            client = client or _client(config, model=run.endpoint_model or config.endpoint_model)
+            replies = client.complete_many([[{"role": "user", "content": r.version_item.prompt}] for r in missing])
+            for r, reply in zip(missing, replies):
+                r.attempts, r.latency_ms = reply.attempts, reply.latency_ms
+                if reply.ok:
+                    r.answer = reply.content
+                else:
+                    errors[r.id] = reply.error
+        for r in results:
+            if r.answer is None and r.id not in errors:
+                errors[r.id] = "no answer was uploaded for this item"
+        scorable = [r for r in results if r.id not in errors]
+        context = scorers.ScoringContext(similarity_threshold=run.similarity_threshold, encode=encode_cached,
+                                         judge_model=run.judge_model)
+        if run.judge_model:
+            judge_client = judge_client or _client(config, model=run.judge_model)
+            context.judge_complete_many = judge_client.complete_many
+        items = [scorers.ScoringItem(prompt=r.version_item.prompt, reference=r.version_item.reference_answer,
+                                     acceptance=r.version_item.acceptance) for r in scorable]
+        per_item = scorers.score_all(items, [r.answer for r in scorable], context)
+        for r, outcomes in zip(scorable, per_item):
+            _store_outcomes(r, outcomes, run=run)
+            status, reason = scorers.combine(outcomes)
+            if status == scorers.ERRORED:
+                errors[r.id] = reason
+                continue
+            r.outcome = EvalResult.Outcome.PASSED if status == scorers.PASSED else EvalResult.Outcome.FAILED
+        for r in results:
+            if r.id in errors:
+                # Errored is never passed: no score, no verdict, left out of the pass rate.
+                r.outcome, r.error, r.score = EvalResult.Outcome.ERRORED, errors[r.id][:2000], None
+        return _eval_run_finish(run=run, results=results)
+    except Exception as exc:
+        logger.exception("golden evaluation run %s failed", run.pk)
+        EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.FAILED, error=str(exc)[:2000],
+                                                 finished_at=timezone.now())
+        raise
+
+
+def _store_outcomes(r: EvalResult, outcomes: dict[str, scorers.ScoreOutcome], *, run: EvalRun) -> None:
+    """Every scorer's outcome by name, plus the columns the pages and reports read."""
+    r.scorer_outcomes = {name: o.to_dict() for name, o in outcomes.items()}
+    exact, semantic = outcomes.get("exact"), outcomes.get("semantic")
+    acceptance, judge = outcomes.get("acceptance"), outcomes.get("judge")
+    r.exact_match = bool(exact and exact.status == scorers.PASSED)
+    if semantic is not None and semantic.score is not None:
+        r.similarity = semantic.score
+    if acceptance is not None:
+        r.acceptance_ok = None if acceptance.status == scorers.SKIPPED else acceptance.status == scorers.PASSED
+        r.acceptance_problems = acceptance.details.get("problems", [])
+    if judge is not None and judge.status in (scorers.PASSED, scorers.FAILED):
+        r.judge_passed, r.judge_score = judge.status == scorers.PASSED, judge.score
+        r.judge_rationale = judge.details.get("rationale", judge.reason)
+        r.judge_model, r.judge_prompt_version = run.judge_model, run.judge_prompt_version
+    score = r.judge_score if r.judge_passed is not None else r.similarity
+    r.score = None if score is None else round(float(score), 4)
+
+
+@transaction.atomic
+def _eval_run_finish(*, run: EvalRun, results: list[EvalResult]) -> EvalRun:
+    EvalResult.objects.bulk_update(results, [
+        "answer", "outcome", "score", "exact_match", "similarity", "acceptance_ok", "acceptance_problems", "scorer_outcomes",
+        "judge_passed", "judge_score", "judge_rationale", "judge_model", "judge_prompt_version", "error",
+        "attempts", "latency_ms",
+    ])
+    passed = sum(r.outcome == EvalResult.Outcome.PASSED for r in results)
+    failed = sum(r.outcome == EvalResult.Outcome.FAILED for r in results)
+    errored = sum(r.outcome == EvalResult.Outcome.ERRORED for r in results)
+    counts: dict[str, dict[str, int]] = {}
+    for r in results:
+        if r.outcome == EvalResult.Outcome.ERRORED:
+            continue
+        c = counts.setdefault(r.version_item.category, {"passed": 0, "scored": 0})
+        c["scored"] += 1
+        c["passed"] += r.outcome == EvalResult.Outcome.PASSED
+    run.passed_count, run.failed_count, run.errored_count = passed, failed, errored
+    run.pass_rate = round(passed / (passed + failed), 4) if passed + failed else None
+    run.category_counts = dict(sorted(counts.items()))
+    run.category_pass_rates = {k: round(v["passed"] / v["scored"], 4) for k, v in sorted(counts.items())}
+    if passed + failed == 0:
+        run.status, run.error = EvalRun.Status.FAILED, "Every item errored: no answer could be scored."
+    else:
+        run.status, run.error = EvalRun.Status.SUCCEEDED, ""
+    run.finished_at = run.finished_at if run.finished_at and run.finished_at >= run.started_at else timezone.now()
+    run.save()
+    if run.status == EvalRun.Status.SUCCEEDED:
+        baseline = EvalRun.objects.filter(deployment=run.deployment, is_baseline=True).exclude(pk=run.pk).first()
+        if baseline is None and not run.is_baseline:
+            # The first successful run of a deployment becomes its baseline until someone picks another.
+            run.is_baseline = True
+            run.save(update_fields=["is_baseline"])
+        else:
+            _compare_with_baseline(run=run, baseline=baseline)
+    return run
+
+
+def _compare_with_baseline(*, run: EvalRun, baseline: EvalRun | None) -> None:
+    EvalResult.objects.filter(run=run).update(regressed=False)
+    if baseline is None or baseline.pk == run.pk:
+        run.baseline_run, run.relative_drop_pct, run.regressed_count = None, None, 0
+    else:
+        passed_before = set(
+            baseline.results.filter(outcome=EvalResult.Outcome.PASSED).values_list("item_id", flat=True)
+        )
+        regressed = EvalResult.objects.filter(run=run, outcome=EvalResult.Outcome.FAILED, item_id__in=passed_before)
+        run.regressed_count = regressed.update(regressed=True)
+        run.baseline_run = baseline
+        run.relative_drop_pct = scoring.pass_rate_drop_pct(baseline.pass_rate, run.pass_rate)
+    run.save(update_fields=["baseline_run", "relative_drop_pct", "regressed_count"])
+
+
+@transaction.atomic
+def eval_run_set_baseline(*, run: EvalRun, user, reason: str) -> EvalRun:
+    """Make `run` the deployment's baseline; later runs are compared with it."""
+    _reason(reason)
+    run = EvalRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != EvalRun.Status.SUCCEEDED:
+        raise ValidationError("Only a succeeded run can be the baseline.")
+    EvalRun.objects.filter(deployment=run.deployment, is_baseline=True).exclude(pk=run.pk).update(is_baseline=False)
+    run.is_baseline = True
+    run.save(update_fields=["is_baseline"])
+    _compare_with_baseline(run=run, baseline=None)
+    logger.info("baseline of %s set to run %s by %s: %s", run.deployment.slug, run.pk, user, reason)
+    return run
+
+
+def eval_scheduled(*, deployment: Deployment) -> EvalRun | None:
+    """The scheduled evaluation of a deployment's current model version through its endpoint."""
+    config = eval_config_get(deployment=deployment)
+    if not config.has_endpoint:
+        logger.warning("scheduled golden evaluation of %s skipped: no endpoint configured", deployment.slug)
+        return None
+    run = eval_run_create(deployment=deployment, trigger=EvalRun.Trigger.SCHEDULE, queue=False)
+    return eval_run_execute(run=run)

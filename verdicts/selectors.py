@@ -1,0 +1,321 @@
+"""Reads for verdicts and alerts: lists, the evidence a verdict is computed from, dashboard data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
+
+from drift_app import selectors as drift_selectors
+from drift_app.models import Baseline, Deployment, DriftRun, ProductionSample
+from drift_app.stats import projection as mapping
+
+from .models import Alert, AlertDelivery, AlertPolicy, RetrainingAdvice, Verdict
+
+
+def policy_get(*, deployment: Deployment) -> AlertPolicy:
+    """The deployment's alert policy, or an unsaved one with the defaults."""
+    return AlertPolicy.objects.filter(deployment=deployment).first() or AlertPolicy(deployment=deployment)
+
+
+def verdict_list(
+    *, deployment: Deployment | None, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    verdict_class: str | None = None, material_only: bool = False,
+) -> QuerySet[Verdict]:
+    """Verdicts whose window overlaps [start, end), oldest first. deployment=None: every deployment."""
+    qs = Verdict.objects.select_related("deployment")
+    if verdict_class:
+        qs = qs.filter(verdict_class=verdict_class)
+    if material_only:
+        qs = qs.filter(material_degradation=True)
+    if deployment is not None:
+        qs = qs.filter(deployment=deployment)
+    if start is not None:
+        qs = qs.filter(window_end__gt=start)
+    if end is not None:
+        qs = qs.filter(window_start__lt=end)
+    return qs.order_by("window_start", "id")
+
+
+def verdict_get(*, pk: int) -> Verdict:
+    return get_object_or_404(Verdict.objects.select_related("deployment"), pk=pk)
+
+
+def verdict_latest(*, deployment: Deployment) -> Verdict | None:
+    return Verdict.objects.filter(deployment=deployment).order_by("-window_start").first()
+
+
+def alert_list(
+    *, deployment: Deployment | None, start: dt.datetime | None = None, end: dt.datetime | None = None,
+    status: str | None = None, tier: str | None = None, open_only: bool = False,
+) -> QuerySet[Alert]:
+    """Alerts open at any time in [start, end), newest first. deployment=None: every deployment."""
+    qs = Alert.objects.select_related(
+        "deployment", "opened_by_verdict", "acknowledged_by", "resolved_by"
+    )
+    if deployment is not None:
+        qs = qs.filter(deployment=deployment)
+    if start is not None:
+        qs = qs.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=start))
+    if end is not None:
+        qs = qs.filter(opened_at__lt=end)
+    if status:
+        qs = qs.filter(status=status)
+    if tier:
+        qs = qs.filter(tier=tier)
+    if open_only:
+        qs = qs.filter(closed_at__isnull=True)
+    return qs.order_by("-opened_at", "-id")
+
+
+def alert_get(*, pk: int) -> Alert:
+    return get_object_or_404(
+        Alert.objects.select_related("deployment", "opened_by_verdict", "last_verdict", "acknowledged_by", "resolved_by"),
+        pk=pk,
+    )
+
+
+def alert_open_get(*, deployment: Deployment, signal: str) -> Alert | None:
+    return Alert.objects.filter(deployment=deployment, signal=signal, closed_at__isnull=True).first()
+
+
+def alert_delivery_list(*, alert: Alert) -> QuerySet[AlertDelivery]:
+    return alert.deliveries.order_by("at", "id")
+
+
+def retraining_advice_list(*, deployment: Deployment | None = None) -> QuerySet[RetrainingAdvice]:
+    qs = RetrainingAdvice.objects.select_related("deployment", "verdict")
+    if deployment is not None:
+        qs = qs.filter(deployment=deployment)
+    return qs.order_by("-verdict__window_start", "-id")
+
+
+def retraining_advice_get(*, pk: int) -> RetrainingAdvice:
+    return get_object_or_404(RetrainingAdvice.objects.select_related("deployment", "verdict"), pk=pk)
+
+
+# --- Evidence for a verdict ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoldenEvidence:
+    run_id: int
+    model_version: str
+    pass_rate: float
+    baseline_run_id: int
+    baseline_pass_rate: float
+    regressed: int
+    regressed_by_category: dict[str, int]
+    finished_at: dt.datetime | None
+
+
+def golden_evidence(*, deployment: Deployment, before: dt.datetime) -> GoldenEvidence | None:
+    """The latest succeeded golden evaluation finished before `before`, compared with the baseline run."""
+    from goldenset import selectors as golden_selectors
+    from goldenset.models import EvalResult, EvalRun
+
+    run = (
+        golden_selectors.eval_run_list(deployment=deployment)
+        .filter(status=EvalRun.Status.SUCCEEDED, pass_rate__isnull=False)
+        .annotate(done=Coalesce("finished_at", "started_at", "created_at"))
+        .filter(done__lt=before)
+        .order_by("-done", "-id")
+        .first()
+    )
+    if run is None:
+        return None
+    baseline = run if run.is_baseline else (run.baseline_run or golden_selectors.eval_baseline_run(deployment=deployment))
+    if baseline is None or baseline.pass_rate is None:
+        return None
+    by_category = Counter(
+        EvalResult.objects.filter(run=run, regressed=True).values_list("version_item__category", flat=True)
+    ) if run.pk != baseline.pk else Counter()
+    return GoldenEvidence(
+        run_id=run.pk, model_version=run.model_version, pass_rate=run.pass_rate,
+        baseline_run_id=baseline.pk, baseline_pass_rate=baseline.pass_rate,
+        regressed=sum(by_category.values()) if run.pk != baseline.pk else 0,
+        regressed_by_category=dict(by_category.most_common()), finished_at=run.finished_at,
+    )
+
+
+def drift_runs_for_window(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict[str, DriftRun]:
+    """The newest drift run per target ("prompts", "responses") of exactly this window."""
+    out: dict[str, DriftRun] = {}
+    for run in DriftRun.objects.filter(deployment=deployment, window_start=start, window_end=end).order_by("-created_at"):
+        out.setdefault(run.target, run)
+    return out
+
+
+def drift_runs_pending(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> bool:
+    return DriftRun.objects.filter(
+        deployment=deployment, window_start=start, window_end=end,
+        status__in=[DriftRun.Status.PENDING, DriftRun.Status.RUNNING],
+    ).exists()
+
+
+def feedback_baseline_period(*, deployment: Deployment) -> tuple[dt.datetime, dt.datetime] | None:
+    """The period the confirmed-bad rate is compared with: the active drift baseline's."""
+    baseline = drift_selectors.baseline_active(deployment=deployment)
+    if baseline is None:
+        return None
+    return baseline.period_start, baseline.period_end
+
+
+# --- Dashboard ------------------------------------------------------------------------------------
+
+
+def dashboard_series(*, verdicts: list[Verdict], deployment: Deployment) -> dict:
+    """Chart data, one point per verdict window (oldest first), with the thresholds drawn as bands."""
+    labels, golden, baseline, flag_rate, bad_rate, bad_base = [], [], [], [], [], []
+    js_p, js_p_thr, js_r, js_r_thr, wass_p, wass_r, mmd_p, mmd_r, novel = [], [], [], [], [], [], [], [], []
+    timeline = []
+    for v in verdicts:
+        labels.append(f"{v.window_start:%Y-%m-%d}")
+        g = v.inputs.get("golden") or {}
+        golden.append(_percent_or_none(v.golden_pass_rate))
+        baseline.append(_percent_or_none(v.baseline_pass_rate))
+        f = v.inputs.get("flags") or {}
+        flag_rate.append(_percent_or_none(f.get("flag_rate")))
+        test = f.get("test") or {}
+        bad_rate.append(_percent_or_none(f.get("confirmed_bad_rate")))
+        bad_base.append(_percent_or_none(test.get("rate_base")))
+        d = v.inputs.get("drift") or {}
+        p, r = d.get("prompts") or {}, d.get("responses") or {}
+        js_p.append(p.get("js")); js_p_thr.append(p.get("js_threshold"))
+        js_r.append(r.get("js")); js_r_thr.append(r.get("js_threshold"))
+        wass_p.append(p.get("wasserstein")); wass_r.append(r.get("wasserstein"))
+        mmd_p.append(p.get("mmd_p_value")); mmd_r.append(r.get("mmd_p_value"))
+        novel.append(_percent_or_none(p.get("novel_share")))
+        timeline.append({
+            "id": v.pk, "label": labels[-1], "class": v.verdict_class, "class_label": v.get_verdict_class_display(), "explanation": v.explanation,
+            "tier": g.get("tier"), "material": v.material_degradation,
+        })
+    review_line = [None if b is None else round(b * (1 - deployment.review_drop_pct / 100), 2) for b in baseline]
+    code_red_line = [None if b is None else round(b * (1 - deployment.code_red_drop_pct / 100), 2) for b in baseline]
+    return {
+        "labels": labels,
+        "timeline": timeline,
+        "thresholds": {
+            "review_drop_pct": deployment.review_drop_pct, "code_red_drop_pct": deployment.code_red_drop_pct,
+            "novel_share_alert": deployment.novel_share_alert * 100, "mmd_alpha": deployment.drift_false_alarm_rate,
+        },
+        "golden": {"pass_rate": golden, "baseline": baseline, "review_line": review_line, "code_red_line": code_red_line},
+        "flags": {"flag_rate": flag_rate, "confirmed_bad_rate": bad_rate, "confirmed_bad_baseline": bad_base},
+        "js": {"prompts": js_p, "prompts_threshold": js_p_thr, "responses": js_r, "responses_threshold": js_r_thr},
+        "wasserstein": {"prompts": wass_p, "responses": wass_r},
+        "mmd_p_value": {"prompts": mmd_p, "responses": mmd_r},
+        "novel_share": {"prompts": novel},
+    }
+
+
+def _percent_or_none(value) -> float | None:
+    return None if value is None else round(float(value) * 100, 2)
+
+
+MAP_POINTS = 400
+
+
+def prompt_map(*, deployment: Deployment, verdict: Verdict | None, seed: int = 0) -> dict:
+    """A 2-D PCA map of baseline and window prompt vectors; prompts of new topics highlighted.
+
+    Both sets are capped at MAP_POINTS (a seeded random subset) so the page stays light; the PCA axes
+    are fitted on the baseline so that a shift shows as a move away from the baseline cloud.
+    """
+    baseline = Baseline.objects.filter(deployment=deployment, is_active=True).only("id", "sample_ids").first()
+    if baseline is None or verdict is None:
+        return {"baseline": [], "current": [], "topics": [], "window": None}
+    rng = np.random.default_rng(seed)
+    base_ids = np.array(baseline.sample_ids, dtype=np.int64)
+    if len(base_ids) > MAP_POINTS:
+        base_ids = np.sort(rng.choice(base_ids, MAP_POINTS, replace=False))
+    b_ids, b_vecs = drift_selectors.sample_vectors(deployment=deployment, sample_ids=base_ids.tolist())
+    c_ids, c_vecs = drift_selectors.sample_vectors(
+        deployment=deployment, start=verdict.window_start, end=verdict.window_end
+    )
+    run = drift_runs_for_window(deployment=deployment, start=verdict.window_start, end=verdict.window_end).get("prompts")
+    topics = list(run.topics) if run is not None and run.status == DriftRun.Status.COMPLETED else []
+    topic_of = _topic_members(topics, c_ids, c_vecs)
+    if len(c_ids) > MAP_POINTS:
+        # Keep every topic member that fits; fill the rest at random.
+        members = np.array(sorted(i for i, _ in enumerate(c_ids) if int(c_ids[i]) in topic_of), dtype=np.int64)[: MAP_POINTS // 2]
+        rest = np.setdiff1d(np.arange(len(c_ids)), members)
+        keep = np.sort(np.concatenate([members, rng.choice(rest, MAP_POINTS - len(members), replace=False)]))
+        c_ids, c_vecs = c_ids[keep], c_vecs[keep]
+    if len(b_ids) < 3:
+        return {"baseline": [], "current": [], "topics": [], "window": verdict.pk}
+    projection = mapping.pca_2d(b_vecs, np.vstack([b_vecs, c_vecs]) if len(c_vecs) else b_vecs)
+    b_xy, c_xy = projection[: len(b_ids)], projection[len(b_ids):]
+    prompts = dict(
+        ProductionSample.objects.filter(id__in=[*b_ids.tolist(), *c_ids.tolist()]).values_list("id", "prompt")
+    )
+
+    def point(sid, xy):
+        return {"x": round(float(xy[0]), 4), "y": round(float(xy[1]), 4), "id": int(sid), "prompt": prompts.get(int(sid), "")[:160]}
+
+    current, by_topic = [], {i: [] for i in range(len(topics))}
+    for sid, xy in zip(c_ids, c_xy):
+        t = topic_of.get(int(sid))
+        (by_topic[t] if t is not None else current).append(point(sid, xy))
+    return {
+        "window": verdict.pk,
+        "baseline": [point(s, xy) for s, xy in zip(b_ids, b_xy)],
+        "current": current,
+        "topics": [
+            {"label": ", ".join(t.get("keywords", [])[:3]) or f"topic {i + 1}", "share": t.get("share"), "points": by_topic[i]}
+            for i, t in enumerate(topics)
+        ],
+    }
+
+
+def _topic_members(topics: list[dict], ids: np.ndarray, vectors: np.ndarray) -> dict[int, int]:
+    """sample id → topic index: for each topic, the `size` window prompts nearest its representatives' centroid.
+
+    Drift runs store only a topic's representatives; its size tells how many window prompts belong to it.
+    """
+    if not topics or not len(ids):
+        return {}
+    index = {int(s): i for i, s in enumerate(ids)}
+    out: dict[int, int] = {}
+    for t_index, topic in enumerate(topics):
+        rows = [index[s] for s in topic.get("sample_ids", []) if s in index]
+        if not rows:
+            continue
+        centroid = vectors[rows].mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        order = np.argsort(-(vectors @ centroid))
+        taken = 0
+        for row in order:
+            sid = int(ids[row])
+            if sid in out:
+                continue
+            out[sid] = t_index
+            taken += 1
+            if taken >= int(topic.get("size", len(rows))):
+                break
+    return out
+
+
+def advice_prompts(*, advice: RetrainingAdvice) -> list[dict]:
+    """The prompts of the advice's new topics, for the JSONL export (one dict per prompt)."""
+    verdict = advice.verdict
+    ids, vectors = drift_selectors.sample_vectors(
+        deployment=advice.deployment, start=verdict.window_start, end=verdict.window_end
+    )
+    members = _topic_members(advice.topics, ids, vectors)
+    rows = ProductionSample.objects.filter(id__in=list(members)).values_list(
+        "id", "external_id", "prompt", "client_timestamp"
+    ).order_by("client_timestamp", "id")
+    out = []
+    for sid, external_id, prompt, when in rows:
+        topic = advice.topics[members[sid]]
+        out.append({
+            "prompt": prompt, "sample_id": sid, "external_id": external_id, "served_at": when.isoformat(),
+            "topic": members[sid] + 1, "topic_keywords": topic.get("keywords", [])[:5],
+            "deployment": advice.deployment.slug,
+        })
+    return out
