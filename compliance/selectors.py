@@ -359,7 +359,7 @@ def _alerts(deployment: Deployment, start, end) -> dict:
     from verdicts import selectors as verdict_selectors
 
     items = []
-    for a in verdict_selectors.alert_list(deployment=deployment, start=start, end=end):
+    for a in verdict_selectors.alert_list_for_windows(deployment=deployment, start=start, end=end):
         # As it stood at the end of the period: later acknowledgements and resolutions are not in it.
         acked = a.acknowledged_at is not None and a.acknowledged_at < end
         closed = a.closed_at is not None and a.closed_at < end
@@ -367,6 +367,8 @@ def _alerts(deployment: Deployment, start, end) -> dict:
         status = "resolved" if closed else "acknowledged" if acked else "open"
         items.append({
             "id": a.pk, "signal": a.signal, "tier": a.tier, "title": a.title, "opened_at": ts(a.opened_at),
+            "window_start": ts(a.window_start) if a.window_start else None,
+            "window_end": ts(a.window_end) if a.window_end else None,
             "status_at_period_end": status,
             "acknowledged_by": a.acknowledged_by.get_username() if acked and a.acknowledged_by_id else None,
             "acknowledged_at": ts(a.acknowledged_at) if acked else None,
@@ -377,7 +379,7 @@ def _alerts(deployment: Deployment, start, end) -> dict:
             "closed_at": ts(a.closed_at) if closed else None,
             "closed_automatically": bool(closed and a.resolved_by_id is None),
         })
-    items.sort(key=lambda i: (i["opened_at"], i["id"]))
+    items.sort(key=lambda i: (i["window_start"] or i["opened_at"], i["opened_at"], i["id"]))
     return {
         "items": items,
         "counts": {

@@ -320,6 +320,7 @@ class RunOutputSerializer(serializers.Serializer):
     error = serializers.CharField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    answers_produced_at = serializers.DateTimeField(allow_null=True)
 
 
 class ResultOutputSerializer(serializers.Serializer):
@@ -353,6 +354,9 @@ class RunListApi(_GoldenApi):
             child=serializers.DictField(), required=False,
             help_text='[{"golden_item_id": 12, "answer": "..."}]; omit to query the configured endpoint.',
         )
+        answers_produced_at = serializers.DateTimeField(
+            required=False, help_text="When the uploaded answers were produced (ISO 8601 with a time zone).",
+        )
 
     @extend_schema(responses=RunOutputSerializer(many=True))
     def get(self, request, slug: str):
@@ -371,8 +375,17 @@ class RunListApi(_GoldenApi):
         model_version = data.get("model_version")
         if model_version is not None and not isinstance(model_version, str):
             return Response({"detail": "model_version must be a string."}, status=400)
+        produced_at = None
+        if data.get("answers_produced_at") is not None:
+            field = serializers.DateTimeField()
+            try:
+                produced_at = field.to_internal_value(data["answers_produced_at"])
+            except serializers.ValidationError:
+                return Response({"detail": "answers_produced_at must be an ISO 8601 date-time with a time zone.",
+                                 "errors": [{"field": "answers_produced_at", "problem": "not an ISO 8601 date-time"}]},
+                                status=400)
         run = services.eval_run_create(deployment=deployment, user=request.user, model_version=model_version,
-                                       answers=answers, trigger=EvalRun.Trigger.API)
+                                       answers=answers, trigger=EvalRun.Trigger.API, answers_produced_at=produced_at)
         return Response(RunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -245,6 +245,11 @@ class EvalRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Uploaded answers may have been produced long before they were uploaded (traffic imported after the
+    # fact): verdicts judge a run's freshness by this time when it is set, else by finished_at.
+    answers_produced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the uploaded answers were produced by the model (uploaded runs only).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

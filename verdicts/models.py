@@ -43,6 +43,26 @@ class AlertPolicy(models.Model):
         default=0.05, validators=[MinValueValidator(0.0001), MaxValueValidator(0.5)],
         help_text="Significance level of the one-sided two-proportion test on the confirmed-bad rate.",
     )
+    golden_max_age_days = models.FloatField(
+        default=7.0, validators=[MinValueValidator(0.0), MaxValueValidator(365.0)],
+        help_text="A golden evaluation finished this many days before a window starts still counts for it.",
+    )
+    golden_alpha = models.FloatField(
+        default=0.05, validators=[MinValueValidator(0.0001), MaxValueValidator(0.5)],
+        help_text="Significance level of the exact one-sided McNemar test on the golden drop.",
+    )
+    golden_max_error_share = models.FloatField(
+        default=0.05, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="An evaluation with a larger share of errored items is incomplete evidence, not a pass.",
+    )
+    flag_pending_max_share = models.FloatField(
+        default=0.2, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="While a larger share of the window's flags awaits labels, flag evidence is pending.",
+    )
+    recompute_windows = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(0), MaxValueValidator(52)],
+        help_text="Past windows the hourly job recomputes, so late labels, evaluations and drift runs count.",
+    )
     retrain_js_windows = models.PositiveSmallIntegerField(
         default=3, validators=[MinValueValidator(1), MaxValueValidator(24)],
         help_text="Retraining advice when prompt JS stays above its threshold this many windows (golden set stable).",
@@ -81,11 +101,17 @@ class Verdict(models.Model):
     response_drift = models.BooleanField(null=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # A recomputation that changes the verdict (late labels, evaluations, drift runs) keeps the earlier
+    # verdict as a superseded version: nothing is overwritten silently.
+    version = models.PositiveIntegerField(default=1)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-window_start"]
         constraints = [
-            models.UniqueConstraint(fields=["deployment", "window_start", "window_end"], name="verdict_one_per_window"),
+            models.UniqueConstraint(fields=["deployment", "window_start", "window_end"], condition=models.Q(superseded_at__isnull=True),
+                                    name="verdict_one_current_per_window"),
             models.CheckConstraint(condition=models.Q(window_end__gt=models.F("window_start")), name="verdict_window_order"),
         ]
         indexes = [models.Index(fields=["deployment", "window_start"], name="verdict_deployment_window")]
@@ -118,6 +144,10 @@ class Alert(models.Model):
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.OPEN)
     title = models.CharField(max_length=300)
     opened_at = models.DateTimeField(default=timezone.now)
+    # The window whose verdict opened the alert (reports list alerts by the window they concern;
+    # opened_at is only when it was computed).
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
     opened_by_verdict = models.ForeignKey(Verdict, on_delete=models.PROTECT, related_name="opened_alerts")
     last_verdict = models.ForeignKey(Verdict, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)

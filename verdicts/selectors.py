@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -28,7 +27,7 @@ def verdict_list(
     verdict_class: str | None = None, material_only: bool = False,
 ) -> QuerySet[Verdict]:
     """Verdicts whose window overlaps [start, end), oldest first. deployment=None: every deployment."""
-    qs = Verdict.objects.select_related("deployment")
+    qs = Verdict.objects.select_related("deployment").filter(superseded_at__isnull=True)
     if verdict_class:
         qs = qs.filter(verdict_class=verdict_class)
     if material_only:
@@ -47,7 +46,7 @@ def verdict_get(*, pk: int) -> Verdict:
 
 
 def verdict_latest(*, deployment: Deployment) -> Verdict | None:
-    return Verdict.objects.filter(deployment=deployment).order_by("-window_start").first()
+    return Verdict.objects.filter(deployment=deployment, superseded_at__isnull=True).order_by("-window_start").first()
 
 
 def alert_list(
@@ -73,6 +72,22 @@ def alert_list(
     return qs.order_by("-opened_at", "-id")
 
 
+def alert_list_for_windows(*, deployment: Deployment | None, start: dt.datetime, end: dt.datetime) -> QuerySet[Alert]:
+    """Alerts concerning [start, end): opened by a window overlapping it, or still open during it.
+
+    An alert belongs to the window whose verdict opened it, not to when it was computed: a report of
+    the week that went code red lists that code red even if the verdict ran the next Monday.
+    """
+    qs = Alert.objects.select_related("deployment", "opened_by_verdict", "acknowledged_by", "resolved_by")
+    if deployment is not None:
+        qs = qs.filter(deployment=deployment)
+    concerning = Q(window_start__lt=end, window_end__gt=start)
+    # Alerts stored before windows were recorded fall back to when they were open.
+    legacy = Q(window_start__isnull=True, opened_at__lt=end) & (Q(closed_at__isnull=True) | Q(closed_at__gte=start))
+    still_open = Q(window_start__lt=start) & (Q(closed_at__isnull=True) | Q(closed_at__gte=start))
+    return qs.filter(concerning | legacy | still_open).order_by("window_start", "opened_at", "id")
+
+
 def alert_get(*, pk: int) -> Alert:
     return get_object_or_404(
         Alert.objects.select_related("deployment", "opened_by_verdict", "last_verdict", "acknowledged_by", "resolved_by"),
@@ -89,7 +104,7 @@ def alert_delivery_list(*, alert: Alert) -> QuerySet[AlertDelivery]:
 
 
 def retraining_advice_list(*, deployment: Deployment | None = None) -> QuerySet[RetrainingAdvice]:
-    qs = RetrainingAdvice.objects.select_related("deployment", "verdict")
+    qs = RetrainingAdvice.objects.select_related("deployment", "verdict").filter(verdict__superseded_at__isnull=True)
     if deployment is not None:
         qs = qs.filter(deployment=deployment)
     return qs.order_by("-verdict__window_start", "-id")
@@ -102,45 +117,91 @@ def retraining_advice_get(*, pk: int) -> RetrainingAdvice:
 # --- Evidence for a verdict ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GoldenEvidence:
-    run_id: int
-    model_version: str
-    pass_rate: float
-    baseline_run_id: int
-    baseline_pass_rate: float
-    regressed: int
-    regressed_by_category: dict[str, int]
-    finished_at: dt.datetime | None
+def window_model_versions(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """The model versions that served the window's traffic, with their sample counts (largest first)."""
+    rows = (ProductionSample.objects.filter(deployment=deployment, client_timestamp__gte=start, client_timestamp__lt=end)
+            .values("model_version").annotate(n=Count("id")).order_by("-n", "model_version"))
+    return {r["model_version"]: r["n"] for r in rows}
 
 
-def golden_evidence(*, deployment: Deployment, before: dt.datetime) -> GoldenEvidence | None:
-    """The latest succeeded golden evaluation finished before `before`, compared with the baseline run."""
+def _runs_of(deployment: Deployment, model_version: str):
     from goldenset import selectors as golden_selectors
-    from goldenset.models import EvalResult, EvalRun
+    from goldenset.models import EvalRun
 
-    run = (
-        golden_selectors.eval_run_list(deployment=deployment)
-        .filter(status=EvalRun.Status.SUCCEEDED, pass_rate__isnull=False)
-        .annotate(done=Coalesce("finished_at", "started_at", "created_at"))
-        .filter(done__lt=before)
-        .order_by("-done", "-id")
-        .first()
-    )
-    if run is None:
-        return None
-    baseline = run if run.is_baseline else (run.baseline_run or golden_selectors.eval_baseline_run(deployment=deployment))
-    if baseline is None or baseline.pass_rate is None:
-        return None
-    by_category = Counter(
-        EvalResult.objects.filter(run=run, regressed=True).values_list("version_item__category", flat=True)
-    ) if run.pk != baseline.pk else Counter()
-    return GoldenEvidence(
-        run_id=run.pk, model_version=run.model_version, pass_rate=run.pass_rate,
-        baseline_run_id=baseline.pk, baseline_pass_rate=baseline.pass_rate,
-        regressed=sum(by_category.values()) if run.pk != baseline.pk else 0,
-        regressed_by_category=dict(by_category.most_common()), finished_at=run.finished_at,
-    )
+    # Freshness is judged by when the answers were produced (uploaded answers may state it), else by
+    # when the evaluation finished.
+    return (golden_selectors.eval_run_list(deployment=deployment)
+            .filter(model_version=model_version, status=EvalRun.Status.SUCCEEDED)
+            .annotate(evidence_at=Coalesce("answers_produced_at", "finished_at", "started_at", "created_at")))
+
+
+def golden_run_fresh(*, deployment: Deployment, model_version: str, start: dt.datetime, end: dt.datetime,
+                     max_age: dt.timedelta):
+    """The evaluation of `model_version` whose answers date from nearest the window, within `max_age` of it.
+
+    Inside the window first (the newest), then the nearest before or after it: an evaluation that lands
+    after the window of the same model version is evidence for it (and the window is recomputed).
+    """
+    candidates = list(_runs_of(deployment, model_version).filter(
+        evidence_at__gte=start - max_age, evidence_at__lt=end + max_age).order_by("-evidence_at", "-id")[:50])
+
+    def distance(run) -> float:
+        at = run.evidence_at
+        return 0.0 if start <= at < end else (start - at).total_seconds() if at < start else (at - end).total_seconds()
+
+    return min(candidates, key=distance) if candidates else None
+
+
+def golden_run_latest_before(*, deployment: Deployment, model_version: str, end: dt.datetime):
+    """The nearest succeeded evaluation of `model_version` before `end`, however old (to say why it is stale)."""
+    return _runs_of(deployment, model_version).filter(evidence_at__lt=end).order_by("-evidence_at", "-id").first()
+
+
+def golden_baseline_run(*, deployment: Deployment):
+    from goldenset import selectors as golden_selectors
+
+    return golden_selectors.eval_baseline_run(deployment=deployment)
+
+
+def golden_outcomes(*, run) -> dict[int, tuple[int, str, str]]:
+    """item id → (revision, outcome, category) of one evaluation run."""
+    from goldenset.models import EvalResult
+
+    return {
+        item_id: (revision, outcome, category)
+        for item_id, revision, outcome, category in EvalResult.objects.filter(run=run).values_list(
+            "item_id", "version_item__revision", "outcome", "version_item__category")
+    }
+
+
+def golden_run_requested(*, deployment: Deployment, model_version: str, since: dt.datetime):
+    """A scheduled evaluation of `model_version` created since `since` that is still pending or running."""
+    from goldenset.models import EvalRun
+
+    return (EvalRun.objects.filter(deployment=deployment, model_version=model_version, created_at__gte=since,
+                    status__in=[EvalRun.Status.PENDING, EvalRun.Status.RUNNING])
+            .order_by("-created_at").first())
+
+
+def golden_can_evaluate(*, deployment: Deployment) -> bool:
+    """Whether the deployment can have a golden evaluation queued: an endpoint (scheduled or not)."""
+    from goldenset.services import eval_config_get
+
+    return eval_config_get(deployment=deployment).has_endpoint
+
+
+def verdict_versions(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> QuerySet[Verdict]:
+    """Every version of a window's verdict, newest first (superseded ones included)."""
+    return Verdict.objects.filter(deployment=deployment, window_start=start, window_end=end).order_by("-version", "-id")
+
+
+def verdict_grid(*, deployment: Deployment, end: dt.datetime, step: dt.timedelta, windows: int) -> list[Verdict | None]:
+    """The current verdicts of the `windows` grid windows ending at `end`, oldest first; None where none exists."""
+    starts = [end - step * (k + 1) for k in range(windows)][::-1]
+    found = {v.window_start: v for v in Verdict.objects.filter(
+        deployment=deployment, superseded_at__isnull=True, window_start__in=starts, window_end__in=[s + step for s in starts],
+    )}
+    return [found.get(s) for s in starts]
 
 
 def drift_runs_for_window(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict[str, DriftRun]:

@@ -45,7 +45,7 @@ def _latest_version() -> GoldenSetVersion:
 @transaction.atomic
 def eval_run_create(
     *, deployment: Deployment, user=None, model_version: str | None = None, answers: dict[int, str] | None = None,
-    trigger: str = EvalRun.Trigger.API, queue: bool = True,
+    trigger: str = EvalRun.Trigger.API, queue: bool = True, answers_produced_at=None,
 ) -> EvalRun:
     """Create a run of the latest golden-set version for a model version.
 
@@ -61,6 +61,13 @@ def eval_run_create(
     if answers is None and not config.has_endpoint:
         raise ValidationError("This deployment has no model endpoint configured: upload answers instead.")
     version_items = list(version.items.all())
+    if answers_produced_at is not None:
+        if answers is None:
+            raise ValidationError({"answers_produced_at": "only uploaded answers can state when they were produced"})
+        if timezone.is_naive(answers_produced_at):
+            raise ValidationError({"answers_produced_at": "must carry a time zone"})
+        if answers_produced_at > timezone.now():
+            raise ValidationError({"answers_produced_at": "must not be in the future"})
     if answers is not None:
         known = {vi.item_id for vi in version_items}
         unknown = sorted(set(answers) - known)
@@ -78,6 +85,7 @@ def eval_run_create(
         judge_model=config.judge_model if config.judge_enabled else "",
         judge_prompt_version=scoring.JUDGE_PROMPT_VERSION if config.judge_enabled else "",
         endpoint_model=config.endpoint_model if answers is None else "", item_count=len(version_items),
+        answers_produced_at=answers_produced_at,
     )
     EvalResult.objects.bulk_create([
         EvalResult(run=run, version_item=vi, item_id=vi.item_id,

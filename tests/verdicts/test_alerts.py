@@ -21,14 +21,18 @@ def compute(world, i):
 
 
 def weeks(world, drops: list[float | None], *, start: int = 0):
-    """One golden evaluation per window (finished mid-window) with the given relative drops; compute each."""
+    """One golden evaluation per window (finished mid-window) with the given relative drops; compute each.
+
+    The baseline run is 10 days before window 0, so window 0 without its own run has fresh evidence only
+    from the baseline; later windows without a run (None) have stale evidence: a gap.
+    """
     if world.baseline_run is None:
         world.golden(pass_rate=0.8, at=T0 - dt.timedelta(days=10))
     out = []
     for k, drop in enumerate(drops):
         i = start + k
         if drop is not None:
-            world.golden(pass_rate=0.8 * (1 - drop / 100), at=window(i)[0] + dt.timedelta(days=2), model_version=f"w{i}")
+            world.golden(pass_rate=0.8 * (1 - drop / 100), at=window(i)[0] + dt.timedelta(days=2))
         world.drift(i)
         out.append(compute(world, i))
     return out
@@ -149,3 +153,52 @@ def test_a_significant_flag_rise_opens_a_review_item_on_its_own_signal(world, pe
         compute(world, i)
     alert = Alert.objects.get()
     assert alert.signal == "confirmed_bad_rate" and alert.tier == "review" and "confirmed-bad rate 0.5% → 7.5%" in alert.title
+
+
+def test_the_alert_records_the_window_whose_verdict_opened_it(world):
+    v = weeks(world, [20.0])[0]
+    alert = Alert.objects.get()
+    assert (alert.window_start, alert.window_end) == (v.window_start, v.window_end) == window(0)
+
+
+def test_two_breaches_a_month_apart_are_not_consecutive(world):
+    # Window 0 breaches, windows 1-3 have no verdict at all, window 4 breaches: a gap, not a run of two.
+    weeks(world, [8.0])
+    weeks(world, [8.0], start=4)
+    assert not Alert.objects.exists()
+    weeks(world, [8.0], start=5)
+    assert Alert.objects.get().opened_by_verdict.window_start == window(5)[0]
+
+
+def test_a_window_without_golden_evidence_neither_opens_nor_closes_an_alert(world):
+    weeks(world, [20.0, None, None])  # windows 1 and 2: the last evaluation is stale → no golden evidence
+    alert = Alert.objects.get()
+    assert alert.is_open
+    weeks(world, [0.0, 0.0], start=3)
+    alert.refresh_from_db()
+    assert not alert.is_open
+
+
+def test_a_one_item_drop_opens_no_alert(personas):
+    from tests.verdicts.helpers import World
+
+    world = World(personas.bob, items=20)
+    world.golden(pass_rate=1.0, at=T0 - dt.timedelta(days=10))
+    world.golden(pass_rate=0.95, at=window(0)[0] + dt.timedelta(days=2))  # 20/20 → 19/20, −5.0% and p = 0.5
+    world.drift(0)
+    v = compute(world, 0)
+    assert v.verdict_class != "genuine_degradation" and v.inputs["golden"]["tier"] is None
+    assert not Alert.objects.exists()
+
+
+def test_a_late_breach_recomputed_in_a_past_window_reopens_the_hysteresis_after_it(world):
+    AlertPolicy.objects.create(deployment=world.deployment, review_open_after=2)
+    weeks(world, [0.0, 0.0])
+    assert not Alert.objects.exists()
+    # A late evaluation of window 0's model lands (answers produced mid-window 0): window 0 breaches,
+    # window 1 is recomputed after it and, with its own evaluation now breaching too, opens the alert.
+    world.golden(pass_rate=0.8 * 0.9, at=window(1)[0] + dt.timedelta(days=3))
+    world.golden(pass_rate=0.8 * 0.9, at=window(0)[0] + dt.timedelta(days=3))
+    compute(world, 0)
+    alert = Alert.objects.get()
+    assert alert.tier == "review" and alert.window_start == window(1)[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests.verdicts.helpers import T0, window
 from verdicts import services
 
@@ -17,10 +19,12 @@ def _week(world, personas, *, bad_now: int):
 
 
 def test_one_confirmed_bad_answer_against_a_clean_baseline_leaves_a_drifted_week_benign(world, personas):
+    # The z-test called this significant (p < 0.05) and needed a minimum-count patch; the exact test
+    # gives P(the one bad answer falls among the 100 of 400) = 0.25.
     verdict = _week(world, personas, bad_now=1)
     assert verdict.verdict_class == "benign_change"
-    assert verdict.inputs["flags"]["test"]["p_value"] < 0.05
-    assert "too few to tell" in verdict.explanation
+    assert verdict.inputs["flags"]["test"]["p_value"] == pytest.approx(0.25)
+    assert "not up, Fisher exact p=0.250" in verdict.explanation
 
 
 def test_a_clear_rise_of_confirmed_bad_answers_is_genuine_degradation_with_the_golden_set_stable(world, personas):

@@ -2,46 +2,63 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from drift_app.stats import verdict_rules as rules
 
 
-def test_the_two_proportion_test_matches_a_hand_computed_z():
-    # 30/1000 now vs 10/1000 before: pooled p = 0.02, se = sqrt(0.02*0.98*(2/1000)) = 0.0062610
-    r = rules.two_proportion_test(count_now=30, total_now=1000, count_base=10, total_base=1000)
-    assert r.z == pytest.approx(0.02 / math.sqrt(0.02 * 0.98 * 0.002), rel=1e-9)
-    assert r.p_value == pytest.approx(0.5 * math.erfc(r.z / math.sqrt(2)))
-    assert r.increased and r.p_value < 0.001
+# The pooled z-test these replace was anti-conservative on small counts (issue 11): the flag rise is
+# now a one-sided Fisher exact test, checked here against values computed by hand and by R.
+
+
+def test_the_flag_test_is_fishers_exact_test_one_sided():
+    # 30/1000 vs 10/1000: P(X >= 30), X hypergeometric (2000 answers, 40 bad, 1000 drawn now).
+    from scipy.stats import hypergeom
+
+    r = rules.flag_rate_test(count_now=30, total_now=1000, count_base=10, total_base=1000)
+    assert r.test == "fisher_exact_one_sided" and r.increased
+    assert r.p_value == pytest.approx(hypergeom.sf(29, 2000, 40, 1000), rel=1e-9) and r.p_value < 0.002
+
+
+def test_five_in_a_thousand_against_five_in_three_thousand_is_not_significant():
+    # The issue's example: the z-test gave p = 0.034; the exact test gives p = 0.078.
+    r = rules.flag_rate_test(count_now=5, total_now=1000, count_base=5, total_base=3000)
+    assert r.p_value == pytest.approx(0.0779, abs=0.001) and not r.increased
 
 
 def test_a_lower_rate_now_is_not_an_increase():
-    r = rules.two_proportion_test(count_now=5, total_now=1000, count_base=20, total_base=1000)
-    assert r.z < 0 and r.p_value > 0.99 and not r.increased
+    r = rules.flag_rate_test(count_now=5, total_now=1000, count_base=20, total_base=1000)
+    assert r.p_value > 0.99 and not r.increased
 
 
-def test_no_events_on_either_side_gives_a_neutral_result():
-    r = rules.two_proportion_test(count_now=0, total_now=500, count_base=0, total_base=800)
-    assert r.z == 0 and r.p_value == 0.5 and not r.increased
+def test_no_events_on_either_side_gives_p_one():
+    r = rules.flag_rate_test(count_now=0, total_now=500, count_base=0, total_base=800)
+    assert r.p_value == 1.0 and not r.increased
 
 
 def test_an_empty_side_gives_no_test_and_bad_counts_are_rejected():
-    assert rules.two_proportion_test(count_now=1, total_now=10, count_base=0, total_base=0) is None
+    assert rules.flag_rate_test(count_now=1, total_now=10, count_base=0, total_base=0) is None
     with pytest.raises(ValueError, match="count must be within"):
-        rules.two_proportion_test(count_now=11, total_now=10, count_base=0, total_base=5)
+        rules.flag_rate_test(count_now=11, total_now=10, count_base=0, total_base=5)
 
 
 def test_one_bad_answer_against_none_in_the_baseline_is_not_an_increase():
-    result = rules.two_proportion_test(count_now=1, total_now=500, count_base=0, total_base=1500)
-    assert result.p_value < 0.05  # the z-test alone would call it significant
-    assert not result.increased
-    assert rules.two_proportion_test(count_now=6, total_now=500, count_base=0, total_base=1500).increased
+    # P(the single bad answer falls in the 500 of 2000) = 0.25.
+    assert rules.flag_rate_test(count_now=1, total_now=500, count_base=0, total_base=1500).p_value == pytest.approx(0.25)
+    assert rules.flag_rate_test(count_now=6, total_now=500, count_base=0, total_base=1500).increased
 
 
 def test_a_small_rise_on_few_samples_is_not_significant():
-    assert not rules.two_proportion_test(count_now=2, total_now=50, count_base=1, total_base=50).increased
+    assert not rules.flag_rate_test(count_now=2, total_now=50, count_base=1, total_base=50).increased
+
+
+def test_flag_evidence_is_pending_while_too_many_flags_await_labels_unless_already_up():
+    flat = rules.flag_rate_test(count_now=1, total_now=500, count_base=3, total_base=1500)
+    up = rules.flag_rate_test(count_now=30, total_now=500, count_base=3, total_base=1500)
+    assert rules.flag_state(flat, flags=10, pending=3, max_pending_share=0.2) == rules.PENDING
+    assert rules.flag_state(flat, flags=10, pending=2, max_pending_share=0.2) == rules.OK  # exactly 20%: not over
+    assert rules.flag_state(up, flags=40, pending=30, max_pending_share=0.2) == rules.DEGRADED
+    assert rules.flag_state(None, flags=0, pending=0, max_pending_share=0.2) == rules.MISSING
 
 
 @pytest.mark.parametrize("drop, tier", [(None, None), (-3.0, None), (5.0, None), (5.01, "review"), (15.0, "review"), (15.1, "code_red")])
@@ -55,32 +72,36 @@ def test_relative_drop_is_in_percent_of_the_baseline():
 
 
 def _classify(**kw):
-    base = dict(golden_drop_pct=0.0, tolerance_pct=5.0, flags_increased=False, prompt_drift=False, response_drift=False)
+    base = dict(golden=rules.OK, flags=rules.OK, prompt_drift=False, response_drift=False)
     base.update(kw)
     return rules.classify(**base).verdict_class
 
 
-def test_a_golden_drop_beyond_tolerance_is_genuine_degradation_even_without_drift():
-    assert _classify(golden_drop_pct=21.0) == rules.GENUINE_DEGRADATION
+def test_a_significant_golden_drop_beyond_tolerance_is_genuine_degradation_even_without_drift():
+    assert _classify(golden=rules.DEGRADED) == rules.GENUINE_DEGRADATION
 
 
 def test_drift_with_a_stable_golden_set_and_flat_flags_is_benign():
-    assert _classify(prompt_drift=True, golden_drop_pct=2.0) == rules.BENIGN_CHANGE
+    assert _classify(prompt_drift=True) == rules.BENIGN_CHANGE
     assert _classify(response_drift=True) == rules.BENIGN_CHANGE
 
 
 def test_drift_with_rising_confirmed_bad_flags_is_genuine_degradation():
-    assert _classify(prompt_drift=True, flags_increased=True) == rules.GENUINE_DEGRADATION
+    assert _classify(prompt_drift=True, flags=rules.DEGRADED) == rules.GENUINE_DEGRADATION
 
 
-def test_no_drift_and_a_stable_golden_set_is_stable():
+def test_no_drift_and_a_stable_golden_set_is_stable_whatever_the_flags_wait_for():
     assert _classify() == rules.STABLE
     assert _classify(prompt_drift=None, response_drift=None) == rules.STABLE
+    assert _classify(flags=rules.PENDING) == rules.STABLE
 
 
-def test_without_a_golden_evaluation_drift_alone_is_insufficient_evidence():
-    assert _classify(golden_drop_pct=None, prompt_drift=True) == rules.INSUFFICIENT_EVIDENCE
-    assert _classify(golden_drop_pct=None, flags_increased=True) == rules.GENUINE_DEGRADATION
+def test_without_usable_golden_evidence_drift_alone_is_insufficient_evidence():
+    assert _classify(golden=rules.MISSING, prompt_drift=True) == rules.INSUFFICIENT_EVIDENCE
+    assert _classify(golden=rules.MISSING, flags=rules.DEGRADED) == rules.GENUINE_DEGRADATION
+    result = rules.classify(golden=rules.MISSING, flags=rules.OK, prompt_drift=False, response_drift=False,
+                            golden_missing="no evaluation of model v2")
+    assert result.reasons == ("no evaluation of model v2",)
 
 
 def test_an_alert_opens_only_after_n_consecutive_breaches():
