@@ -91,7 +91,8 @@ def paired_golden_comparison(baseline: Sequence[bool], current: Sequence[bool], 
     neither = n - both - b - c
     base_passed, cur_passed = both + b, both + c
     p0, p1 = base_passed / n, cur_passed / n
-    drop = relative_drop_pct(p0, p1)
+    # From the counts, not the rounded rates: 160 → 152 passing is exactly 5%, never 5.000000000000004%.
+    drop = (base_passed - cur_passed) * 100 / base_passed if base_passed else 0.0
     p_value = float(sps.binomtest(b, b + c, 0.5, alternative="greater").pvalue) if b + c else 1.0
     # Agresti–Min: add 1/2 to each cell, then Wald on the difference of the marginal proportions.
     n2, b2, c2 = n + 2.0, b + 0.5, c + 0.5

@@ -59,3 +59,9 @@ def test_the_detectable_drop_shrinks_with_more_items():
     drops = [rules.min_detectable_drop_pct(n, 0.8) for n in (50, 200, 1000)]
     assert drops[0] > drops[1] > drops[2]
     assert rules.min_detectable_drop_pct(3, 0.8) is None
+
+
+def test_a_drop_of_exactly_the_tolerance_is_computed_from_counts_without_float_residue():
+    cmp = rules.paired_golden_comparison(*_runs(152, 8, 0, 40))
+    assert cmp.relative_drop_pct == 5.0
+    assert rules.golden_tier(cmp.relative_drop_pct, code_red_pct=15, review_pct=5) is None
