@@ -48,7 +48,7 @@ def scenario(personas):
     w.drift(2, prompts=True, novel=0.34, topics=[topic])
     w.drift(3, prompts=True)
     w.golden(pass_rate=0.6, at=window(3)[0] + dt.timedelta(days=1), model_version="v3", regressed=3)
-    sample = w.traffic(start=window(3)[0], n=5, bad=0, user=personas.alice, prefix="w3")[0]
+    sample = w.traffic(start=window(3)[0], n=5, bad=0, user=personas.alice, prefix="w3", model_version="v3")[0]
     verdicts = [
         verdict_services.verdict_compute(deployment=w.deployment, window_start=s, window_end=e)
         for s, e in (window(1), window(2), window(3))

@@ -83,6 +83,7 @@ def test_a_code_red_posts_a_slack_body_and_logs_every_attempt(world, receiver_fa
     AlertPolicy.objects.create(deployment=world.deployment, webhook_url=r.url, alert_emails="ml@example.org, sre@example.org")
     world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=5))
     world.golden(pass_rate=0.6, at=T0 + dt.timedelta(days=1), model_version="v3", regressed=3)
+    world.served(0, "v3")
     world.drift(0)
     with django_capture_on_commit_callbacks(execute=True):
         services.verdict_compute(deployment=world.deployment, window_start=window(0)[0], window_end=window(0)[1])

@@ -25,10 +25,12 @@ def login(user) -> Client:
 
 @pytest.fixture
 def degraded(world):
-    world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=10))
+    world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=1))
     world.drift(0, prompts=True, novel=0.34, topics=[{"size": 5, "share": 0.34, "keywords": ["nimbus"], "representative_texts": ["nimbus?"], "sample_ids": []}])
     services.verdict_compute(deployment=world.deployment, window_start=window(0)[0], window_end=window(0)[1])
     world.golden(pass_rate=0.6, at=window(1)[0] + dt.timedelta(days=1), model_version="v3", regressed=3)
+    world.served(1, "v3")
+    world.served(2, "v3")
     world.drift(1, responses=True)
     services.verdict_compute(deployment=world.deployment, window_start=window(1)[0], window_end=window(1)[1])
     return world
