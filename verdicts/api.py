@@ -44,7 +44,13 @@ class VerdictOutputSerializer(serializers.Serializer):
     material_degradation = serializers.BooleanField()
     prompt_drift = serializers.BooleanField(allow_null=True)
     response_drift = serializers.BooleanField(allow_null=True)
+    # The structured evidence: one entry per source (golden, flags, prompt_drift, response_drift,
+    # quality), each with its test, statistic, p-value or interval and what was missing.
+    evidence = serializers.JSONField(source="inputs.evidence", default=list)
     inputs = serializers.JSONField()
+    version = serializers.IntegerField()
+    superseded_at = serializers.DateTimeField(allow_null=True)
+    superseded_by = serializers.IntegerField(source="superseded_by_id", allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

@@ -101,7 +101,13 @@ class VerdictDetailView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
         verdict = selectors.verdict_get(pk=pk)
-        ctx.update(verdict=verdict, alerts=verdict.opened_alerts.all())
+        ctx.update(
+            verdict=verdict, alerts=verdict.opened_alerts.all(),
+            evidence=verdict.inputs.get("evidence") or [],
+            golden_versions=(verdict.inputs.get("golden") or {}).get("versions") or [],
+            history=selectors.verdict_versions(
+                deployment=verdict.deployment, start=verdict.window_start, end=verdict.window_end),
+        )
         return ctx
 
 

@@ -186,3 +186,23 @@ def test_each_role_lands_on_its_own_panels(degraded, personas, name, shown, hidd
         assert text in page, text
     for text in hidden:
         assert text not in page, text
+
+
+def test_the_verdict_page_shows_the_evidence_the_model_versions_and_every_version_of_the_verdict(degraded, personas):
+    degraded.drift(1, prompts=True)  # a late drift run: window 1's verdict is recomputed as version 2
+    v2 = services.verdict_compute(deployment=degraded.deployment, window_start=window(1)[0], window_end=window(1)[1])
+    assert v2.version == 2
+    page = login(personas.charlie).get(f"/verdicts/{v2.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert [e["source"] for e in page.context["evidence"]] == ["golden", "flags", "prompt_drift", "response_drift", "quality"]
+    assert "mcnemar_exact_one_sided" in html and "Smallest detectable drop" in html
+    assert [h.version for h in page.context["history"]] == [2, 1] and "current" in html
+
+
+def test_the_api_returns_the_structured_evidence_and_the_version(degraded, personas):
+    r = personas.api("charlie").get(f"/api/v1/deployments/{degraded.deployment.slug}/verdicts").json()
+    latest = r["results"][1]
+    golden = next(e for e in latest["evidence"] if e["source"] == "golden")
+    assert golden["state"] == "degraded" and golden["p_value"] < 0.001 and len(golden["interval_95"]) == 2
+    assert latest["version"] == 1 and latest["superseded_by"] is None
