@@ -39,7 +39,15 @@ def _correction(response: str) -> str:
 
 
 def _is_wrong(sample: ProductionSample) -> bool:
+    """Whether the answer states one of the wrong facts (read from its text, never from its model version)."""
     return any(phrase in sample.response for phrase in CORRECTIONS)
+
+
+# The SMEs' error model, stated rather than scripted: the label of each flag is an independent draw in which a
+# wrong answer is recognised as bad with probability SME_SENSITIVITY and a right answer is called bad
+# with probability SME_FALSE_BAD. Nothing in the labelling looks at the model version.
+SME_SENSITIVITY = 0.9
+SME_FALSE_BAD = 0.15
 
 
 def load_demo(*, deployment: Deployment, users: dict[str, list], start: dt.datetime, end: dt.datetime) -> None:
@@ -62,9 +70,8 @@ def load_demo(*, deployment: Deployment, users: dict[str, list], start: dt.datet
     if not samples:
         return
     recent = [s for s in samples if s.client_timestamp >= last_week]
-    recent_wrong = [s for s in recent if s.model_version == "v3" and _is_wrong(s)] or [
-        s for s in recent if s.model_version == "v3"
-    ]
+    # Users notice wrong answers (whatever model gave them) and flag them.
+    recent_wrong = [s for s in recent if _is_wrong(s)] or recent
     older = [s for s in samples if s.client_timestamp < last_week]
     picks: list[tuple[ProductionSample, str]] = []
     # The last week: model v3 answers billing and security questions wrongly; users notice.
@@ -107,11 +114,12 @@ def _label_all(*, flags: list[Flag], smes: list, end: dt.datetime, rng: random.R
     promoted = False
     for flag in to_label:
         flag.refresh_from_db()
-        wrong = _is_wrong(flag.sample) or flag.sample.model_version == "v3"
-        if wrong:
+        wrong = _is_wrong(flag.sample)
+        says_bad = rng.random() < (SME_SENSITIVITY if wrong else SME_FALSE_BAD)
+        if says_bad:
             verdict = LabelChoice.CONFIRMED_BAD if flag.reason != "outdated" else LabelChoice.OUTDATED_KNOWLEDGE
         else:
-            verdict = LabelChoice.NOT_A_PROBLEM if rng.random() < 0.8 else LabelChoice.CONFIRMED_BAD
+            verdict = LabelChoice.NOT_A_PROBLEM
         corrected = _correction(flag.sample.response) if verdict != LabelChoice.NOT_A_PROBLEM else ""
         when = min(flag.created_at + dt.timedelta(hours=rng.uniform(2, 20)), end)
         smes_for_flag = smes[:2] if flag.pk in double else [smes[flag.pk % len(smes)]]
