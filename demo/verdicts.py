@@ -1,12 +1,18 @@
 """Verdicts part of the demo scenario (deployment `acme-support`), run after drift, golden set and feedback.
 
-One verdict per weekly drift window (weeks 4-8). With the demo's data the timeline reads:
-  week 4      stable               (golden v1 is the baseline, no drift)
-  weeks 5-6   benign change        (new topics: Nimbus Functions, Terraform v2, Agents SDK; golden set
-                                    stable) and, from 30% new-topic share, retraining advice
-  week 7      benign change        (v2 rewords its answers: response drift, golden set still passes)
-  week 8      genuine degradation  (v3: golden pass rate well below baseline, regressions in billing
-                                    and security) and one code-red alert, e-mailed and POSTed once.
+One verdict per weekly drift window (weeks 4-8). Nothing here names an outcome: the engine judges
+each week from the evidence the earlier demo steps produced. With the demo's data it finds:
+  week 4  stable               v1 served; v1's golden evaluation (the baseline) ran this week; no drift
+  week 5  benign change        new topics (Nimbus Functions, Terraform v2, Agents SDK) with v1's
+                               evaluation 1 day before the week: fresh, golden set stable
+  week 6  insufficient evidence  v1 still serves but its only evaluation is 8 days before the week,
+                               older than the 7-day maximum age: stale. The verdict says so and asks
+                               for an evaluation of v1 (queued when the deployment has an endpoint;
+                               the demo has none, so the verdict says to upload answers)
+  week 7  benign change        v2 rewords its answers (response drift); its own evaluation is not
+                               significantly below the baseline; retraining advice (35% new topics)
+  week 8  genuine degradation  v3's evaluation is significantly below the baseline, beyond the
+                               code-red threshold: one code-red alert, e-mailed and POSTed once.
 """
 
 from __future__ import annotations

@@ -32,11 +32,18 @@ def test_the_demo_shows_a_benign_v2_and_a_degraded_v3(loaded, client, personas):
     deployment, timeline = loaded
     runs = {r.model_version: r for r in selectors.eval_run_list(deployment=deployment)}
     v1, v2, v3 = runs["v1"], runs["v2"], runs["v3"]
-    assert 90 <= GoldenItem.objects.count() <= 110
-    assert v1.is_baseline and v1.pass_rate == 1.0 and v1.started_at == timeline["v1"]
-    assert v2.pass_rate >= 0.95 and v2.relative_drop_pct < deployment.review_drop_pct
+    # The answers come from a stated answer model (demo.golden), not from the scorer's settings: v1 and
+    # v2 are wrong 2% of the time, v3 60% of the time on billing and security. Issue 11 replaced the
+    # scripted "v1 passes everything, v3 equals v2 outside billing" with what that model implies.
+    from drift_app.stats import verdict_rules
+
+    assert 150 <= GoldenItem.objects.count() <= 170
+    assert v1.is_baseline and v1.pass_rate >= 0.9 and v1.started_at == timeline["v1"]
+    assert v2.pass_rate >= 0.9 and v2.relative_drop_pct < deployment.review_drop_pct
     assert v3.relative_drop_pct > deployment.code_red_drop_pct and v3.regressed_count >= 15
-    assert v3.category_pass_rates["api"] == v2.category_pass_rates["api"] and v3.category_pass_rates["billing"] < 0.5
+    assert v3.category_pass_rates["billing"] < 0.6 and v3.category_pass_rates["security"] < 0.6 < v3.category_pass_rates["api"]
+    # Enough items for the verdicts' exact test to detect the review threshold with 80% power.
+    assert verdict_rules.min_detectable_drop_pct(v1.item_count, v1.pass_rate) <= deployment.review_drop_pct
     assert all(i.approver_id != i.author_id for i in GoldenItem.objects.filter(status="approved"))
     client.force_login(personas.bob)
     page = client.get(f"/golden/runs/{v3.pk}/").content.decode()
