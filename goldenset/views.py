@@ -309,6 +309,20 @@ class RunListView(RoleRequiredMixin, TemplateView):
         return redirect("goldenset:run-detail", pk=run.pk)
 
 
+def _power(run) -> dict | None:
+    """The smallest relative drop this golden set detects (exact McNemar, 80% power) at this run's pass rate."""
+    from drift_app.stats import verdict_rules
+
+    scored = run.passed_count + run.failed_count
+    if not scored or run.pass_rate is None:
+        return None
+    review = run.deployment.review_drop_pct
+    mdd = verdict_rules.min_detectable_drop_pct(run.item_count, run.pass_rate)
+    return {"min_detectable_drop_pct": mdd, "review_drop_pct": review,
+            "enough": mdd is not None and mdd <= review,
+            "items_needed": verdict_rules.items_needed(run.pass_rate, review)}
+
+
 class RunDetailView(RoleRequiredMixin, TemplateView):
     allowed_roles = READERS
     template_name = "goldenset/run_detail.html"
@@ -320,7 +334,7 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
         categories = [(c, rate, baseline_rates.get(c), run.category_counts.get(c, {}))
                       for c, rate in run.category_pass_rates.items()]
         ctx.update(run=run, results=selectors.eval_result_list(run=run), categories=categories,
-                   can_run=has_role(self.request.user, ML_ENGINEER))
+                   can_run=has_role(self.request.user, ML_ENGINEER), power=_power(run))
         return ctx
 
     def post(self, request, pk: int):
