@@ -163,6 +163,25 @@ def test_the_hourly_schedule_exists_and_computes_the_last_complete_window(world,
     assert (v.window_start, v.window_end, v.verdict_class) == (*window(0), "stable")
 
 
+def test_the_schedule_recomputes_past_windows_when_a_late_evaluation_lands(world, monkeypatch):
+    from django.utils import timezone
+
+    world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=20))
+    for i in range(3):
+        world.drift(i)
+    monkeypatch.setattr(timezone, "now", lambda: window(2)[1] + dt.timedelta(hours=3))
+    for i in range(2):
+        services.verdict_compute(deployment=world.deployment, window_start=window(i)[0], window_end=window(i)[1])
+    assert set(Verdict.objects.values_list("verdict_class", flat=True)) == {"insufficient_evidence"}
+    # Answers produced in window 1 are uploaded and evaluated now: the next hourly run judges window 1 again.
+    world.golden(pass_rate=0.9, at=window(2)[1], produced_at=window(1)[0] + dt.timedelta(days=3))
+    assert tasks.verdicts_scheduled_task() == 1
+    current = {v.window_start: v for v in Verdict.objects.filter(superseded_at__isnull=True)}
+    assert current[window(1)[0]].verdict_class == "stable" and current[window(1)[0]].version == 2
+    assert current[window(2)[0]].verdict_class == "stable"  # within 7 days of the late answers
+    assert Verdict.objects.filter(window_start=window(1)[0]).count() == 2
+
+
 def test_the_schedule_waits_for_pending_drift_runs(world, monkeypatch):
     from django.utils import timezone
 
