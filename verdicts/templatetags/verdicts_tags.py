@@ -56,7 +56,7 @@ def verdicts_home(context):
     if ctx["is_compliance"]:
         ctx["recent_verdicts"] = selectors.verdict_list(deployment=None).order_by("-window_start", "deployment__name")[:8]
         ctx["material"] = (
-            Verdict.objects.filter(material_degradation=True).select_related("deployment").order_by("-window_start")[:8]
+            Verdict.objects.filter(material_degradation=True, superseded_at__isnull=True).select_related("deployment").order_by("-window_start")[:8]
         )
         ctx["reports_url"] = _first_url("compliance:report-list", "compliance:reports", "compliance:index")
     return ctx
