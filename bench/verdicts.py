@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -52,6 +53,13 @@ OTHER = ("bard", "vicuna-7b-20230322-fp16", "vicuna-13b-20230322-new-hp-fp16")
 NEW_DOMAINS = ("travel", "utility", "small_talk")
 WINDOW = 300
 NEW_SHARE = 0.3
+
+
+STARTED = time.monotonic()
+
+
+def log(msg: str) -> None:
+    print(f"[{time.monotonic() - STARTED:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 def load(path: Path) -> dict[int, dict]:
@@ -130,9 +138,12 @@ def main() -> None:
 
     outcomes = golden_outcomes(Path(args.vicuna), scoring.DEFAULT_SIMILARITY_THRESHOLD)
     base = outcomes[BASELINE_MODEL]
+    log(f"golden scored: { {m: round(sum(v) / len(v), 3) for m, v in outcomes.items()} }")
     fit_rows, pool, new_pool = traffic(Path(args.clinc), args.seed)
+    log(f"traffic encoded: {len(fit_rows)} baseline, {len(pool)} in-domain, {len(new_pool)} new-domain")
     fitted = fit_baseline(fit_rows, seed=args.seed)
     calibration = calibrate(fitted, WINDOW, seed=args.seed)
+    log("drift baseline fitted and calibrated")
     rng = np.random.default_rng(args.seed + 1)
 
     def window_drifted(new_share: float, k: int) -> bool:
@@ -165,6 +176,8 @@ def main() -> None:
             cls, detail = judge(base=base, current=outcomes[model], drifted=window_drifted(share, k),
                                 review_pct=args.review_drop_pct, alpha=args.alpha)
             classes[cls] += 1
+            if k % 10 == 0:
+                log(f"{k} windows judged")
             if expected is None:
                 continue
             scored += 1
