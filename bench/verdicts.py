@@ -171,9 +171,12 @@ def main() -> None:
     for name, model, share, expected, n in scenarios:
         classes: Counter = Counter()
         detail = None
+        drifted_windows = 0
         for _ in range(n):
             k += 1
-            cls, detail = judge(base=base, current=outcomes[model], drifted=window_drifted(share, k),
+            drifted = window_drifted(share, k)
+            drifted_windows += drifted
+            cls, detail = judge(base=base, current=outcomes[model], drifted=drifted,
                                 review_pct=args.review_drop_pct, alpha=args.alpha)
             classes[cls] += 1
             if k % 10 == 0:
@@ -191,6 +194,7 @@ def main() -> None:
         by_scenario[name] = {
             "model_version": model, "new_domain_share": share, "expected": expected, "windows": n,
             "classes": dict(classes), "right": None if expected is None else classes[expected], "golden": detail,
+            "drifted_windows": drifted_windows,
         }
     base_rate = sum(base) / len(base)
     print(json.dumps({
