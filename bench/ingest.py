@@ -98,6 +98,9 @@ def main() -> None:
 
     user = User.objects.create_user("bench-ingest")
     user.groups.add(Group.objects.get(name="ml_engineer"))
+    from drift_app.services import team_membership_add
+
+    team_membership_add(user=user, role="ml_engineer")
     token = Token.objects.create(user=user).key
     ingest_dep = deployment_create(name="Bench ingest", slug="bench-ingest", current_model_version="v1")
     embed_dep = deployment_create(name="Bench embed", slug="bench-embed", current_model_version="v1")

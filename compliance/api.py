@@ -24,8 +24,8 @@ def _problem(exc: ValidationError) -> Response:
     return Response(forms.error_dict(exc), status=status.HTTP_400_BAD_REQUEST)
 
 
-def _deployment(slug: str, *, field: str = "deployment") -> Deployment:
-    deployment = drift_selectors.deployment_find(slug=slug)
+def _deployment(slug: str, *, user, field: str = "deployment") -> Deployment:
+    deployment = drift_selectors.deployment_find(slug=slug, user=user)
     if deployment is None:
         raise ValidationError({field: f"no deployment with slug {slug!r}."})
     return deployment
@@ -67,7 +67,7 @@ class ReportListApi(APIView):
     def get(self, request):
         slug = request.query_params.get("deployment", "")
         try:
-            deployment = _deployment(slug) if slug else None
+            deployment = _deployment(slug, user=request.user) if slug else None
         except ValidationError as exc:
             return _problem(exc)
         paginator = LimitOffsetPagination()
@@ -81,7 +81,7 @@ class ReportListApi(APIView):
             return Response(data.errors, status=status.HTTP_400_BAD_REQUEST)
         v = data.validated_data
         try:
-            deployment = _deployment(v["deployment"])
+            deployment = _deployment(v["deployment"], user=request.user)
             start, end = forms.parse_period(month=v.get("month", ""), start=v.get("start", ""), end=v.get("end", ""))
             report = services.report_generate(deployment=deployment, start=start, end=end, user=request.user,
                                               trigger=ComplianceReport.Trigger.API)
@@ -180,9 +180,9 @@ AUDIT_FILTERS = [
 ]
 
 
-def audit_filtered(params) -> tuple:
+def audit_filtered(params, *, user) -> tuple:
     """(queryset, cleaned filters) from query parameters; ValidationError names the bad parameter."""
-    filters = forms.audit_filters(params, deployment_lookup=lambda slug: drift_selectors.deployment_find(slug=slug))
+    filters = forms.audit_filters(params, deployment_lookup=lambda slug: drift_selectors.deployment_find(slug=slug, user=user))
     return selectors.audit_event_list(**filters), filters
 
 
@@ -194,7 +194,7 @@ class AuditEventListApi(APIView):
     @extend_schema(parameters=AUDIT_FILTERS, responses=AuditEventOutputSerializer(many=True))
     def get(self, request):
         try:
-            events, _ = audit_filtered(request.query_params)
+            events, _ = audit_filtered(request.query_params, user=request.user)
         except ValidationError as exc:
             return _problem(exc)
         paginator = LimitOffsetPagination()
@@ -208,7 +208,7 @@ class AuditExportApi(APIView):
     @extend_schema(parameters=AUDIT_FILTERS, responses={200: OpenApiResponse(description="text/csv")})
     def get(self, request):
         try:
-            events, _ = audit_filtered(request.query_params)
+            events, _ = audit_filtered(request.query_params, user=request.user)
         except ValidationError as exc:
             return _problem(exc)
         return audit_csv_response(events)

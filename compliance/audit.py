@@ -43,6 +43,11 @@ TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("feedback", "DeploymentFeedbackSettings", "deployment_id", ()),
     ("verdicts", "Alert", "deployment_id", ()),
     ("verdicts", "AlertPolicy", "deployment_id", ("updated_at",)),
+    # User flags (is_superuser, is_staff, is_active) and identity; never the password hash, and not the
+    # last_login bump of every sign-in.
+    ("auth", "User", None, ("password", "last_login")),
+    ("drift_app", "Team", None, ()),
+    ("drift_app", "TeamMembership", None, ()),
 ]
 ROLE_TYPE = "auth.User.groups"
 

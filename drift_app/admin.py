@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 
 from .models import (
     Baseline,
@@ -6,6 +8,8 @@ from .models import (
     Deployment,
     DriftRun,
     ProductionSample,
+    Team,
+    TeamMembership,
 )
 
 
@@ -55,3 +59,70 @@ class DriftRunAdmin(admin.ModelAdmin):
     list_display = ("deployment", "target", "window_start", "window_end", "status", "sample_count", "drifted", "js", "novel_share")
     list_filter = ("deployment", "target", "status", "drifted")
     readonly_fields = [f.name for f in DriftRun._meta.fields]
+
+
+class _SuperusersOnly:
+    """Users, groups and API tokens: superusers only, whatever permissions a role was given.
+
+    A user or group admin lets its holder set is_superuser, is_staff, permissions and roles (their own
+    included), and the token admin shows every user's secret; below superuser, all of it answers 403.
+    """
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+class DriftdeskUserAdmin(_SuperusersOnly, UserAdmin):
+    pass
+
+
+class DriftdeskGroupAdmin(_SuperusersOnly, GroupAdmin):
+    pass
+
+
+for _model, _admin in ((User, DriftdeskUserAdmin), (Group, DriftdeskGroupAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin)
+
+
+def _lock_token_admin() -> None:
+    from rest_framework.authtoken.admin import TokenAdmin
+    from rest_framework.authtoken.models import TokenProxy
+
+    if not admin.site.is_registered(TokenProxy):
+        return
+
+    class DriftdeskTokenAdmin(_SuperusersOnly, TokenAdmin):
+        pass
+
+    admin.site.unregister(TokenProxy)
+    admin.site.register(TokenProxy, DriftdeskTokenAdmin)
+
+
+_lock_token_admin()
+
+
+@admin.register(Team)
+class TeamAdmin(_SuperusersOnly, admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(TeamMembership)
+class TeamMembershipAdmin(_SuperusersOnly, admin.ModelAdmin):
+    # A membership is a role: granting one is a superuser's act, like the role groups.
+    list_display = ("team", "user", "role", "created_at")
+    list_filter = ("team", "role")

@@ -39,7 +39,7 @@ class DeploymentListApi(ListAPIView):
     serializer_class = DeploymentOutputSerializer
 
     def get_queryset(self):
-        return selectors.deployment_list()
+        return selectors.deployment_list(user=self.request.user)
 
 
 class DeploymentDetailApi(APIView):
@@ -47,7 +47,7 @@ class DeploymentDetailApi(APIView):
 
     @extend_schema(responses=DeploymentOutputSerializer)
     def get(self, request, slug: str):
-        return Response(DeploymentOutputSerializer(selectors.deployment_get(slug=slug)).data)
+        return Response(DeploymentOutputSerializer(selectors.deployment_get(slug=slug, user=request.user)).data)
 
 
 class SampleInputSerializer(serializers.Serializer):
@@ -105,7 +105,7 @@ class SampleIngestApi(APIView):
         },
     )
     def post(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         try:
             payload = request.data
         except ParseError as exc:
@@ -134,7 +134,7 @@ class SampleIngestApi(APIView):
 
     @extend_schema(responses=SampleOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         from rest_framework.pagination import LimitOffsetPagination
 
         paginator = LimitOffsetPagination()
@@ -196,7 +196,7 @@ class DriftRunListCreateApi(APIView):
     def get(self, request, slug: str):
         from rest_framework.pagination import LimitOffsetPagination
 
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         qs = selectors.drift_run_list(
             deployment=deployment, target=request.query_params.get("target"),
             status=request.query_params.get("status"),
@@ -213,7 +213,7 @@ class DriftRunListCreateApi(APIView):
         responses={202: DriftRunOutputSerializer(many=True)},
     )
     def post(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         data = request.data if isinstance(request.data, dict) else {}
         if not isinstance(request.data, dict):
             return Response({"detail": "Body must be a JSON object."}, status=400)
@@ -237,7 +237,7 @@ class DriftRunDetailApi(APIView):
 
     @extend_schema(responses=DriftRunOutputSerializer)
     def get(self, request, slug: str, run_id: int):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         return Response(DriftRunOutputSerializer(selectors.drift_run_get(deployment=deployment, run_id=run_id)).data)
 
 
@@ -251,7 +251,7 @@ class BaselineListCreateApi(APIView):
 
     @extend_schema(responses=BaselineOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         return Response(BaselineOutputSerializer(selectors.baseline_list(deployment=deployment), many=True).data)
 
     @extend_schema(
@@ -262,7 +262,7 @@ class BaselineListCreateApi(APIView):
         responses={202: BaselineOutputSerializer},
     )
     def post(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         if not isinstance(request.data, dict):
             return Response({"detail": "Body must be a JSON object."}, status=400)
         data = request.data

@@ -10,8 +10,55 @@ from pgvector.django import HnswIndex, VectorField
 from .embeddings import DIMENSIONS, MODEL_NAME
 
 
+DEFAULT_TEAM_SLUG = "default"
+
+
+class Team(models.Model):
+    """Owns deployments; its members see those deployments and nothing of other teams' (404)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_team_id() -> int:
+    """The team a deployment joins when none is named (made by migration drift_app.0006)."""
+    team, _ = Team.objects.get_or_create(slug=DEFAULT_TEAM_SLUG, defaults={"name": "Default team"})
+    return team.pk
+
+
+class TeamMembership(models.Model):
+    """A user's role in one team. Team admins manage the team's deployments and members."""
+
+    class Role(models.TextChoices):
+        POWER_USER = "power_user", "Power user"
+        SME = "sme", "Subject-matter expert"
+        COMPLIANCE = "compliance", "Compliance officer"
+        ML_ENGINEER = "ml_engineer", "ML engineer"
+        TEAM_ADMIN = "team_admin", "Team admin"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user", "role"], name="team_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} in {self.team}"
+
+
 class Deployment(models.Model):
     """A fine-tuned model in production, monitored by Driftdesk."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="deployments", default=default_team_id)
 
     class Window(models.TextChoices):
         HOURLY = "hourly", "Hourly"

@@ -8,27 +8,50 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from . import embeddings, pgbinary
-from .models import Deployment, ProductionSample
+from .models import Deployment, ProductionSample, Team, TeamMembership
 
 
-def deployment_list() -> QuerySet[Deployment]:
+def deployments_visible(*, user) -> QuerySet[Deployment]:
+    """The deployments of the teams `user` belongs to (all of them for a superuser; none when anonymous).
+
+    Every page and API view reads deployments through this, so another team's deployment is a 404.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Deployment.objects.none()
+    if user.is_superuser:
+        return Deployment.objects.all()
+    return Deployment.objects.filter(team__in=Team.objects.filter(memberships__user=user))
+
+
+def deployment_list(*, user) -> QuerySet[Deployment]:
+    return deployments_visible(user=user)
+
+
+def deployment_get(*, slug: str, user) -> Deployment:
+    return get_object_or_404(deployments_visible(user=user), slug=slug)
+
+
+def deployment_find(*, slug: str, user) -> Deployment | None:
+    """The deployment with this slug, or None (for optional filters; `deployment_get` answers 404)."""
+    return deployments_visible(user=user).filter(slug=slug).first()
+
+
+def deployment_all() -> QuerySet[Deployment]:
+    """Every deployment, unscoped: for scheduled work (beat tasks), never for a request."""
     return Deployment.objects.all()
 
 
-def deployment_get(*, slug: str) -> Deployment:
-    return get_object_or_404(Deployment, slug=slug)
+def team_roles(*, user, deployment: Deployment) -> set[str]:
+    """The roles `user` holds in the team that owns `deployment`."""
+    return set(TeamMembership.objects.filter(user=user, team_id=deployment.team_id).values_list("role", flat=True))
 
 
-def deployment_find(*, slug: str) -> Deployment | None:
-    """The deployment with this slug, or None (for optional filters; `deployment_get` answers 404)."""
-    return Deployment.objects.filter(slug=slug).first()
-
-
-def sample_get(*, pk: int, slug: str | None = None) -> ProductionSample:
-    """One sample without its vectors (404 when missing, or not of the deployment `slug` when given)."""
+def sample_get(*, pk: int, user, slug: str | None = None) -> ProductionSample:
+    """One sample without its vectors (404 when missing, not visible to `user`, or not of deployment `slug`)."""
     lookup = {"pk": pk} if slug is None else {"pk": pk, "deployment__slug": slug}
     return get_object_or_404(
-        ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding"),
+        ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
+        .filter(deployment__in=deployments_visible(user=user)),
         **lookup,
     )
 

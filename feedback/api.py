@@ -189,7 +189,7 @@ class FlagListCreateApi(APIView):
             return Response({"detail": f"status must be one of {', '.join(Flag.Status.values)}."}, status=400)
         deployment = None
         if request.query_params.get("deployment"):
-            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"])
+            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
         mine = request.query_params.get("mine", "").lower() in ("1", "true", "yes")
         own_only = mine or not has_role(request.user, *READERS)
         qs = selectors.flag_list(user=request.user if own_only else None, deployment=deployment, status=status_)
@@ -357,7 +357,7 @@ class TriageApi(APIView):
     def get(self, request):
         deployment = None
         if request.query_params.get("deployment"):
-            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"])
+            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
         items = selectors.triage_queue(user=request.user, deployment=deployment)
         rows = [
             {
@@ -384,7 +384,7 @@ class AgreementApi(APIView):
     def get(self, request):
         deployment = None
         if request.query_params.get("deployment"):
-            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"])
+            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
         r = selectors.agreement_report(deployment=deployment)
         return Response({
             "flags": r.n_flags,
@@ -449,7 +449,7 @@ class FeedbackMetricsApi(APIView):
         responses={200: WindowMetricsSerializer(many=True)},
     )
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         window = request.query_params.get("window") or "daily"
         if window not in selectors.WINDOWS:
             return Response({"detail": f"window must be one of {', '.join(selectors.WINDOWS)}; got {window!r}."}, status=400)

@@ -57,7 +57,7 @@ class FlagSampleView(RoleRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, sample_pk: int):
-        sample = drift_selectors.sample_get(pk=sample_pk)
+        sample = drift_selectors.sample_get(pk=sample_pk, user=request.user)
         back = reverse("sample-detail", args=[sample.deployment.slug, sample.pk])
         throttle = FlagRateThrottle()
         # The same per-user limit as the API, counted in the same Redis keys.
@@ -93,7 +93,7 @@ class MyFlagsView(RoleRequiredMixin, TemplateView):
 
 def _deployment_filter(request):
     slug = request.GET.get("deployment")
-    return drift_selectors.deployment_get(slug=slug) if slug else None
+    return drift_selectors.deployment_get(slug=slug, user=request.user) if slug else None
 
 
 class TriageView(RoleRequiredMixin, TemplateView):
@@ -106,7 +106,7 @@ class TriageView(RoleRequiredMixin, TemplateView):
         items = selectors.triage_queue(user=self.request.user, deployment=deployment)
         ctx.update(
             deployment=deployment,
-            deployments=drift_selectors.deployment_list(),
+            deployments=drift_selectors.deployment_list(user=self.request.user),
             to_label=[i for i in items if i.flag.status == Flag.Status.OPEN],
             to_adjudicate=[i for i in items if i.flag.status == Flag.Status.ADJUDICATION],
             can_act=has_role(self.request.user, SME),
@@ -131,7 +131,7 @@ class FlagListView(RoleRequiredMixin, TemplateView):
             status=status,
             statuses=Flag.Status.choices,
             deployment=deployment,
-            deployments=drift_selectors.deployment_list(),
+            deployments=drift_selectors.deployment_list(user=self.request.user),
         )
         return ctx
 
@@ -311,7 +311,7 @@ class AgreementView(RoleRequiredMixin, TemplateView):
         ctx.update(
             report=selectors.agreement_report(deployment=deployment),
             deployment=deployment,
-            deployments=drift_selectors.deployment_list(),
+            deployments=drift_selectors.deployment_list(user=self.request.user),
             adjudications=selectors.adjudicated_flags(deployment=deployment),
         )
         return ctx
@@ -323,7 +323,7 @@ class MetricsView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
         window = self.request.GET.get("window") if self.request.GET.get("window") in selectors.WINDOWS else "weekly"
         days = {"daily": 14, "weekly": 56}[window]
         end = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)

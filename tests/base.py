@@ -6,6 +6,9 @@ carol   sme          a second SME (four eyes, agreement)
 charlie compliance   reads verdicts, exports reports
 erin    ml_engineer  runs the system, ingests samples, admin
 mallory (no role)    authenticated but unprivileged
+
+Each persona with a role is a member of the default team (which owns every deployment that names no
+team) with that role; `join_team` adds other users, or other teams.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from drift_app.models import Team, TeamMembership
+from drift_app.services import team_membership_add
 
 PERSONAS = {
     "alice": "power_user",
@@ -46,12 +52,17 @@ class Personas:
         return client
 
 
+def join_team(user: User, role: str, team: Team | None = None) -> TeamMembership:
+    """Make `user` a member of `team` (the default team when None) with `role` (and its role group)."""
+    return team_membership_add(user=user, role=role, team=team)
+
+
 def make_personas() -> Personas:
     users = {}
     for name, role in PERSONAS.items():
         user = User.objects.create_user(username=name, email=f"{name}@example.org", password=PASSWORD)
         if role:
             # Transactional tests flush the data-migration groups; recreate them when needed.
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
+            join_team(user, role)
         users[name] = user
     return Personas(**users)

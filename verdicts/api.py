@@ -62,7 +62,7 @@ class VerdictListComputeApi(APIView):
 
     @extend_schema(parameters=[WindowFilterSerializer], responses=VerdictOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         filters = WindowFilterSerializer(data=request.query_params)
         if not filters.is_valid():
             return Response({"detail": "Invalid filter.", "errors": filters.errors}, status=400)
@@ -73,7 +73,7 @@ class VerdictListComputeApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: VerdictOutputSerializer})
     def post(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         body = self.InputSerializer(data=request.data)
         if not body.is_valid():
             return Response({"detail": "Invalid window.", "errors": body.errors}, status=400)
@@ -108,7 +108,7 @@ class AlertListApi(APIView):
 
     @extend_schema(parameters=[WindowFilterSerializer], responses=AlertOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         filters = WindowFilterSerializer(data=request.query_params)
         if not filters.is_valid():
             return Response({"detail": "Invalid filter.", "errors": filters.errors}, status=400)

@@ -468,7 +468,7 @@ def verdicts_scheduled(*, now: dt.datetime | None = None) -> list[Verdict]:
     from drift_app.services import last_complete_window
 
     out = []
-    for deployment in drift_selectors.deployment_list():
+    for deployment in drift_selectors.deployment_all():
         start, end = last_complete_window(deployment=deployment, now=now or timezone.now())
         if selectors.drift_runs_pending(deployment=deployment, start=start, end=end):
             logger.info("verdict of %s %s skipped: drift runs still pending", deployment.slug, start)

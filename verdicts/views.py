@@ -45,7 +45,7 @@ class DashboardView(BadRequestMixin, RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
         verdicts = list(selectors.verdict_list(deployment=deployment))
         chosen = None
         wanted = self.request.GET.get("window", "")

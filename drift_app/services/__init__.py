@@ -4,6 +4,7 @@
 - deployments.py  deployment creation (with its drift schedule)
 - drift.py        baselines, calibration, drift runs and their schedule
 - retention.py    purging old samples while keeping evidence
+- teams.py        team memberships
 
 Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
 """
@@ -31,10 +32,12 @@ from .samples import (
     samples_ingest,
     samples_store_vectors,
 )
+from .teams import team_membership_add
 
 __all__ = [
     "MAX_WINDOW_VECTORS", "SAMPLE_TABLE", "TARGET_COLUMNS", "IngestResult", "IngestedSample",
     "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
     "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
+    "team_membership_add",
 ]

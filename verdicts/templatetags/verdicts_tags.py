@@ -38,7 +38,7 @@ def verdicts_home(context):
     ctx["open_review"] = Alert.objects.filter(closed_at__isnull=True, tier=Alert.Tier.REVIEW).count()
     if ctx["is_ml_engineer"]:
         rows = []
-        for d in drift_selectors.deployment_list():
+        for d in drift_selectors.deployment_list(user=user):
             latest = selectors.verdict_latest(deployment=d)
             prompts = ((latest.inputs.get("drift") or {}).get("prompts") or {}) if latest else {}
             rows.append({
@@ -52,7 +52,7 @@ def verdicts_home(context):
         from goldenset import selectors as golden_selectors
 
         ctx["golden_to_review"] = golden_selectors.golden_review_queue(user=user).filter(own=0).count()
-        ctx["deployments"] = drift_selectors.deployment_list()
+        ctx["deployments"] = drift_selectors.deployment_list(user=user)
     if ctx["is_compliance"]:
         ctx["recent_verdicts"] = selectors.verdict_list(deployment=None).order_by("-window_start", "deployment__name")[:8]
         ctx["material"] = (
