@@ -71,7 +71,7 @@ class ReportListApi(APIView):
         except ValidationError as exc:
             return _problem(exc)
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(selectors.report_list(deployment=deployment), request, view=self)
+        page = paginator.paginate_queryset(selectors.report_list(deployment=deployment, viewer=request.user), request, view=self)
         return paginator.get_paginated_response(ReportOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ReportDetailOutputSerializer})
@@ -95,7 +95,7 @@ class ReportDetailApi(APIView):
 
     @extend_schema(responses=ReportDetailOutputSerializer)
     def get(self, request, pk: int):
-        return Response(ReportDetailOutputSerializer(selectors.report_get(pk=pk)).data)
+        return Response(ReportDetailOutputSerializer(selectors.report_get(pk=pk, user=request.user)).data)
 
 
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -127,7 +127,7 @@ class ReportDownloadApi(APIView):
     def get(self, request, pk: int, fmt: str):
         if fmt not in CONTENT_TYPES:
             return Response({"detail": f"Unknown format {fmt!r}; use pdf, csv or json."}, status=status.HTTP_404_NOT_FOUND)
-        return download(selectors.report_get(pk=pk), fmt)
+        return download(selectors.report_get(pk=pk, user=request.user), fmt)
 
 
 class ReportVerifyApi(APIView):
@@ -148,7 +148,7 @@ class ReportVerifyApi(APIView):
 
     @extend_schema(request=None, responses=OutputSerializer)
     def post(self, request, pk: int):
-        result = services.report_verify(report=selectors.report_get(pk=pk))
+        result = services.report_verify(report=selectors.report_get(pk=pk, user=request.user))
         return Response(self.OutputSerializer(result.as_dict()).data)
 
 
@@ -183,7 +183,7 @@ AUDIT_FILTERS = [
 def audit_filtered(params, *, user) -> tuple:
     """(queryset, cleaned filters) from query parameters; ValidationError names the bad parameter."""
     filters = forms.audit_filters(params, deployment_lookup=lambda slug: drift_selectors.deployment_find(slug=slug, user=user))
-    return selectors.audit_event_list(**filters), filters
+    return selectors.audit_event_list(**filters, viewer=user), filters
 
 
 class AuditEventListApi(APIView):

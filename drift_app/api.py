@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +21,7 @@ from .validation import PayloadInvalid, parse_iso_datetime, parse_samples
 class DeploymentOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.SlugField()
+    team = serializers.CharField(source="team.slug")
     description = serializers.CharField()
     current_model_version = serializers.CharField()
     drift_window = serializers.CharField()
@@ -32,22 +34,128 @@ class DeploymentOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class DeploymentListApi(ListAPIView):
-    """Deployments monitored by Driftdesk."""
+# Who manages a team's deployments (create them, change their thresholds): its admins and ML engineers.
+DEPLOYMENT_MANAGERS = ("team_admin", ML_ENGINEER)
 
-    permission_classes = [HasRole(ML_ENGINEER, SME, COMPLIANCE)]
+
+class CanManageDeployments(IsAuthenticated):
+    message = "Creating or changing deployments needs the team_admin or ml_engineer role in a team."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return super().has_permission(request, view) and user.is_active and (
+            user.is_superuser or selectors.teams_of(user=user, roles=DEPLOYMENT_MANAGERS).exists())
+
+
+def _may_manage(user, deployment) -> bool:
+    return user.is_superuser or bool(selectors.team_roles(user=user, deployment=deployment) & set(DEPLOYMENT_MANAGERS))
+
+
+class DeploymentSettingsSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(allow_blank=True, required=False)
+    current_model_version = serializers.CharField(max_length=200, required=False)
+    drift_window = serializers.ChoiceField(choices=["hourly", "daily", "weekly"], required=False)
+    drift_false_alarm_rate = serializers.FloatField(required=False)
+    min_window_samples = serializers.IntegerField(required=False)
+    novel_share_alert = serializers.FloatField(required=False)
+    code_red_drop_pct = serializers.FloatField(required=False)
+    review_drop_pct = serializers.FloatField(required=False)
+    material_drop_pct = serializers.FloatField(required=False)
+    quality_drift_pct = serializers.FloatField(required=False)
+
+
+class DeploymentCreateSerializer(DeploymentSettingsSerializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=100)
+    current_model_version = serializers.CharField(max_length=200)
+    team = serializers.SlugField(required=False, help_text="Team slug; may be left out by a member of one team.")
+
+
+def _unknown_field(data, serializer_class) -> Response | None:
+    if not isinstance(data, dict):
+        return Response({"detail": "Body must be a JSON object."}, status=400)
+    unknown = sorted(set(data) - set(serializer_class().fields))
+    if unknown:
+        return Response({"detail": f"{unknown[0]}: unknown field.", unknown[0]: ["unknown field"]}, status=400)
+    return None
+
+
+class DeploymentListApi(ListAPIView):
+    """Deployments of the caller's teams. POST (team admins, ML engineers of the team) creates one."""
+
     serializer_class = DeploymentOutputSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [CanManageDeployments()]
+        return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
     def get_queryset(self):
         return selectors.deployment_list(user=self.request.user)
 
+    @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentOutputSerializer})
+    def post(self, request):
+        try:
+            data = request.data
+        except ParseError as exc:
+            return Response({"detail": f"Body is not valid JSON: {exc.detail}"}, status=400)
+        refused = _unknown_field(data, DeploymentCreateSerializer)
+        if refused:
+            return refused
+        serializer = DeploymentCreateSerializer(data=data)
+        if not serializer.is_valid():
+            return Response(serializer.errors, status=400)
+        fields = dict(serializer.validated_data)
+        managed = selectors.teams_of(user=request.user, roles=DEPLOYMENT_MANAGERS)
+        team_slug = fields.pop("team", None)
+        if team_slug is None:
+            if managed.count() != 1:
+                return Response({"team": ["is required: name the team that owns the deployment."]}, status=400)
+            team = managed.get()
+        else:
+            team = selectors.team_get(slug=team_slug)
+            if team is None or not (request.user.is_superuser or managed.filter(pk=team.pk).exists()):
+                return Response({"team": [f"you do not manage a team {team_slug!r}."]}, status=400)
+        try:
+            deployment = services.deployment_create(team=team, **fields)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(DeploymentOutputSerializer(deployment).data, status=status.HTTP_201_CREATED)
+
 
 class DeploymentDetailApi(APIView):
-    permission_classes = [HasRole(ML_ENGINEER, SME, COMPLIANCE)]
+    """GET: one deployment. PATCH (team admins, ML engineers of its team): its window and thresholds."""
+
+    def get_permissions(self):
+        if self.request.method == "PATCH":
+            return [CanManageDeployments()]
+        return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
     @extend_schema(responses=DeploymentOutputSerializer)
     def get(self, request, slug: str):
         return Response(DeploymentOutputSerializer(selectors.deployment_get(slug=slug, user=request.user)).data)
+
+    @extend_schema(request=DeploymentSettingsSerializer, responses=DeploymentOutputSerializer)
+    def patch(self, request, slug: str):
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        if not _may_manage(request.user, deployment):
+            return Response({"detail": CanManageDeployments.message}, status=403)
+        try:
+            data = request.data
+        except ParseError as exc:
+            return Response({"detail": f"Body is not valid JSON: {exc.detail}"}, status=400)
+        refused = _unknown_field(data, DeploymentSettingsSerializer)
+        if refused:
+            return refused
+        serializer = DeploymentSettingsSerializer(data=data, partial=True)
+        if not serializer.is_valid():
+            return Response(serializer.errors, status=400)
+        try:
+            deployment = services.deployment_update(deployment=deployment, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(DeploymentOutputSerializer(deployment).data)
 
 
 class SampleInputSerializer(serializers.Serializer):

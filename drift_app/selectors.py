@@ -41,6 +41,18 @@ def deployment_all() -> QuerySet[Deployment]:
     return Deployment.objects.all()
 
 
+def team_get(*, slug: str) -> Team | None:
+    return Team.objects.filter(slug=slug).first()
+
+
+def teams_of(*, user, roles: tuple[str, ...] | None = None) -> QuerySet[Team]:
+    """The teams `user` belongs to (with one of `roles`, when given)."""
+    memberships = TeamMembership.objects.filter(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    return Team.objects.filter(pk__in=memberships.values("team_id")).order_by("slug")
+
+
 def team_roles(*, user, deployment: Deployment) -> set[str]:
     """The roles `user` holds in the team that owns `deployment`."""
     return set(TeamMembership.objects.filter(user=user, team_id=deployment.team_id).values_list("role", flat=True))
@@ -56,9 +68,10 @@ def sample_get(*, pk: int, user, slug: str | None = None) -> ProductionSample:
     )
 
 
-def sample_find(*, pk: int | None = None, deployment_slug: str | None = None, external_id: str | None = None):
-    """A sample by id, or by deployment slug and external id; None when there is none."""
-    samples = ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
+def sample_find(*, user, pk: int | None = None, deployment_slug: str | None = None, external_id: str | None = None):
+    """A sample by id, or by deployment slug and external id; None when there is none `user` may see."""
+    samples = (ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
+               .filter(deployment__in=deployments_visible(user=user)))
     if pk is not None:
         return samples.filter(pk=pk).first()
     return samples.filter(deployment__slug=deployment_slug, external_id=external_id).first()

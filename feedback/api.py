@@ -36,7 +36,7 @@ def _invalid(serializer: serializers.Serializer, what: str) -> Response:
 
 
 def _flag_for(request, pk: int) -> Flag:
-    flag = selectors.flag_get(flag_id=pk)
+    flag = selectors.flag_get(flag_id=pk, user=request.user)
     if not has_role(request.user, *READERS) and flag.flagged_by_id != request.user.pk:
         raise PermissionDenied("You may only see your own flags.")
     return flag
@@ -102,7 +102,7 @@ class FlagDetailOutputSerializer(FlagOutputSerializer):
 
 
 def _detail(flag: Flag, user) -> dict:
-    data = FlagDetailOutputSerializer(selectors.flag_get(flag_id=flag.pk)).data
+    data = FlagDetailOutputSerializer(selectors.flag_get(flag_id=flag.pk, user=user)).data
     if not has_role(user, *READERS):
         # The flag's author sees what became of it, not the SMEs' working notes.
         for key in ("labels", "adjudication", "claimed_by", "claimed_until"):
@@ -162,11 +162,12 @@ class FlagListCreateApi(APIView):
             return _invalid(serializer, "flag")
         data = serializer.validated_data
         if data.get("sample_id") is not None:
-            sample = drift_selectors.sample_find(pk=data["sample_id"])
+            sample = drift_selectors.sample_find(pk=data["sample_id"], user=request.user)
             if sample is None:
                 raise NotFound(f"No sample with id {data['sample_id']}.")
         else:
-            sample = drift_selectors.sample_find(deployment_slug=data["deployment"], external_id=data["external_id"])
+            sample = drift_selectors.sample_find(deployment_slug=data["deployment"], external_id=data["external_id"],
+                                                  user=request.user)
             if sample is None:
                 raise NotFound(f"No sample {data['external_id']!r} in deployment {data['deployment']!r}.")
         try:
@@ -192,7 +193,7 @@ class FlagListCreateApi(APIView):
             deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
         mine = request.query_params.get("mine", "").lower() in ("1", "true", "yes")
         own_only = mine or not has_role(request.user, *READERS)
-        qs = selectors.flag_list(user=request.user if own_only else None, deployment=deployment, status=status_)
+        qs = selectors.flag_list(user=request.user if own_only else None, deployment=deployment, status=status_, viewer=request.user)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(FlagOutputSerializer(page, many=True).data)
@@ -385,7 +386,7 @@ class AgreementApi(APIView):
         deployment = None
         if request.query_params.get("deployment"):
             deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
-        r = selectors.agreement_report(deployment=deployment)
+        r = selectors.agreement_report(deployment=deployment, viewer=request.user)
         return Response({
             "flags": r.n_flags,
             "alpha": _num(r.overall_alpha),

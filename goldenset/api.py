@@ -430,7 +430,7 @@ class RunDetailApi(_GoldenApi):
 
     @extend_schema(responses=RunOutputSerializer)
     def get(self, request, pk: int):
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=request.user)
         body = RunOutputSerializer(run).data
         body["results"] = ResultOutputSerializer(selectors.eval_result_list(run=run), many=True).data
         return Response(body)
@@ -441,10 +441,10 @@ class RunBaselineApi(_GoldenApi):
 
     @extend_schema(request=ReasonSerializer, responses=RunOutputSerializer)
     def post(self, request, pk: int):
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=request.user)
         data = _body(request)
         run = services.eval_run_set_baseline(run=run, user=request.user, reason=data.get("reason", ""))
-        return Response(RunOutputSerializer(selectors.eval_run_get(pk=run.pk)).data)
+        return Response(RunOutputSerializer(selectors.eval_run_get(pk=run.pk, user=request.user)).data)
 
 
 class ConfigSerializer(serializers.Serializer):

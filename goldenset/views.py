@@ -315,7 +315,7 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=self.request.user)
         baseline_rates = run.baseline_run.category_pass_rates if run.baseline_run else {}
         categories = [(c, rate, baseline_rates.get(c), run.category_counts.get(c, {}))
                       for c, rate in run.category_pass_rates.items()]
@@ -326,7 +326,7 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
     def post(self, request, pk: int):
         if not has_role(request.user, ML_ENGINEER):
             return HttpResponse("Only ML engineers choose the baseline.", status=403)
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=request.user)
         try:
             services.eval_run_set_baseline(run=run, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:

@@ -9,7 +9,7 @@
 Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
 """
 
-from .deployments import deployment_create
+from .deployments import DEPLOYMENT_SETTINGS, deployment_create, deployment_update
 from .drift import (
     MAX_WINDOW_VECTORS,
     TARGET_COLUMNS,
@@ -39,5 +39,5 @@ __all__ = [
     "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
     "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
-    "team_membership_add",
+    "team_membership_add", "deployment_update", "DEPLOYMENT_SETTINGS",
 ]
