@@ -39,7 +39,7 @@ class ReportOutputSerializer(serializers.ModelSerializer):
         model = ComplianceReport
         fields = ["id", "deployment", "period_start", "period_end", "material_degradation", "figures_sha256",
                   "pdf_sha256", "csv_sha256", "json_sha256", "generator", "generated_at", "generated_by_username",
-                  "trigger", "duration_seconds", "downloads"]
+                  "trigger", "duration_seconds", "audit_chain_head", "downloads"]
 
     def get_downloads(self, report) -> dict:
         base = f"/api/v1/compliance/reports/{report.pk}"
@@ -111,6 +111,7 @@ def download(report: ComplianceReport, fmt: str) -> HttpResponse:
         body, digest = report.csv.encode(), report.csv_sha256
     else:
         body, digest = render.as_json(report.figures).encode(), report.json_sha256
+    services.report_downloaded(report=report, fmt=fmt)
     response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{report.filename_stem}.{fmt}"'
     response["X-Content-SHA256"] = digest
@@ -150,6 +151,25 @@ class ReportVerifyApi(APIView):
     def post(self, request, pk: int):
         result = services.report_verify(report=selectors.report_get(pk=pk, user=request.user))
         return Response(self.OutputSerializer(result.as_dict()).data)
+
+
+class AuditVerifyApi(APIView):
+    """Recompute the audit trail's hash chain; `ok` false names the first broken event."""
+
+    permission_classes = [HasRole(*READERS)]
+
+    class OutputSerializer(serializers.Serializer):
+        ok = serializers.BooleanField()
+        events = serializers.IntegerField()
+        head = serializers.CharField()
+        first_broken_id = serializers.IntegerField(allow_null=True)
+        problem = serializers.CharField(allow_blank=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        from . import chain
+
+        return Response(self.OutputSerializer(chain.verify().as_dict()).data)
 
 
 class AuditEventOutputSerializer(serializers.Serializer):

@@ -8,9 +8,24 @@ from .models import (
     Deployment,
     DriftRun,
     ProductionSample,
+    ApiKey,
     Team,
     TeamMembership,
 )
+
+
+class EvidenceReadOnly:
+    """Evidence (samples, drift runs, verdicts, evaluation results) is read in the admin, never edited:
+    an edit would change what past verdicts and reports were computed from."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Deployment)
@@ -21,7 +36,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductionSample)
-class ProductionSampleAdmin(admin.ModelAdmin):
+class ProductionSampleAdmin(EvidenceReadOnly, admin.ModelAdmin):
     list_display = ("external_id", "deployment", "model_version", "client_timestamp", "embedding_model")
     list_filter = ("deployment", "model_version", "embedding_model")
     search_fields = ("external_id", "prompt")
@@ -55,7 +70,7 @@ class BaselineCalibrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(DriftRun)
-class DriftRunAdmin(admin.ModelAdmin):
+class DriftRunAdmin(EvidenceReadOnly, admin.ModelAdmin):
     list_display = ("deployment", "target", "window_start", "window_end", "status", "sample_count", "drifted", "js", "novel_share")
     list_filter = ("deployment", "target", "status", "drifted")
     readonly_fields = [f.name for f in DriftRun._meta.fields]
@@ -126,3 +141,17 @@ class TeamMembershipAdmin(_SuperusersOnly, admin.ModelAdmin):
     # A membership is a role: granting one is a superuser's act, like the role groups.
     list_display = ("team", "user", "role", "created_at")
     list_filter = ("team", "role")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(_SuperusersOnly, admin.ModelAdmin):
+    # Secrets are never stored; the hash is not shown either. Keys are made and revoked through the API.
+    list_display = ("prefix", "kind", "name", "user", "deployment", "scopes", "created_at", "expires_at", "revoked_at")
+    list_filter = ("kind", "deployment")
+    exclude = ("secret_hash",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -13,8 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import Baseline, DriftRun
-from .roles import COMPLIANCE, ML_ENGINEER, SME, HasRole
+from .authentication import IngestionKeyFor, ingestion_key
+from .models import ApiKey, Baseline, DriftRun
+from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, HasRole
 from .validation import PayloadInvalid, parse_iso_datetime, parse_samples
 
 
@@ -186,9 +187,10 @@ class SampleIngestApi(APIView):
     """POST one sample or a list of up to DRIFTDESK_MAX_BATCH; GET lists stored samples."""
 
     def get_permissions(self):
-        # Ingestion is done with an ML engineer's (service account's) token; SMEs and compliance read.
+        # Ingestion: client services use an ingestion key of this deployment (scope ingest:samples), which
+        # can do nothing else; an ML engineer of the team may ingest too. SMEs and compliance read.
         if self.request.method == "POST":
-            return [HasRole(ML_ENGINEER)()]
+            return [(HasRole(ML_ENGINEER) | IngestionKeyFor(ApiKey.Scope.INGEST_SAMPLES))()]
         return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
     @extend_schema(
@@ -213,7 +215,8 @@ class SampleIngestApi(APIView):
         },
     )
     def post(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        key = ingestion_key(request, ApiKey.Scope.INGEST_SAMPLES)
+        deployment = key.deployment if key is not None else selectors.deployment_get(slug=slug, user=request.user)
         try:
             payload = request.data
         except ParseError as exc:
@@ -386,3 +389,124 @@ class BaselineListCreateApi(APIView):
         except DjangoValidationError as exc:
             return Response(_django_errors(exc), status=400)
         return Response(BaselineOutputSerializer(baseline).data, status=202)
+
+
+# --- Personal API tokens and ingestion keys ---------------------------------------------------------
+
+
+class ApiKeyOutputSerializer(serializers.Serializer):
+    """A key as listed: never its secret (nor its hash)."""
+
+    prefix = serializers.CharField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    deployment = serializers.CharField(source="deployment.slug", allow_null=True, default=None)
+    created_by = serializers.CharField(source="user.username")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    scopes = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+def _key_input(request) -> tuple[dict | None, Response | None]:
+    try:
+        data = request.data
+    except ParseError as exc:
+        return None, Response({"detail": f"Body is not valid JSON: {exc.detail}"}, status=400)
+    refused = _unknown_field(data, ApiKeyInputSerializer)
+    if refused:
+        return None, refused
+    serializer = ApiKeyInputSerializer(data=data)
+    if not serializer.is_valid():
+        return None, Response(serializer.errors, status=400)
+    return dict(serializer.validated_data), None
+
+
+def _created(key, secret: str) -> Response:
+    body = ApiKeyOutputSerializer(key).data
+    body["secret"] = secret  # shown this once; only its SHA-256 is stored
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PersonalTokenListCreateApi(APIView):
+    """Your own API tokens: GET lists them (no secrets), POST makes one (its secret is in this answer only)."""
+
+    permission_classes = [HasRole(*ALL_ROLES)]
+
+    @extend_schema(responses=ApiKeyOutputSerializer(many=True))
+    def get(self, request):
+        return Response(ApiKeyOutputSerializer(selectors.personal_tokens(user=request.user), many=True).data)
+
+    @extend_schema(request=ApiKeyInputSerializer, responses={201: ApiKeyOutputSerializer})
+    def post(self, request):
+        data, refused = _key_input(request)
+        if refused:
+            return refused
+        try:
+            key, secret = services.personal_token_create(user=request.user, **data)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return _created(key, secret)
+
+
+class PersonalTokenRevokeApi(APIView):
+    permission_classes = [HasRole(*ALL_ROLES)]
+
+    @extend_schema(request=None, responses=ApiKeyOutputSerializer)
+    def post(self, request, prefix: str):
+        key = selectors.personal_token_get(user=request.user, prefix=prefix)
+        try:
+            key = services.api_key_revoke(key=key, user=request.user)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(ApiKeyOutputSerializer(key).data)
+
+
+class _IngestionKeyApi(APIView):
+    permission_classes = [CanManageDeployments]
+
+    def _deployment(self, request, slug):
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        if not _may_manage(request.user, deployment):
+            self.permission_denied(request, message=CanManageDeployments.message)
+        return deployment
+
+
+class IngestionKeyListCreateApi(_IngestionKeyApi):
+    """A deployment's ingestion keys (team admins and ML engineers of its team): list without secrets, make one."""
+
+    @extend_schema(responses=ApiKeyOutputSerializer(many=True))
+    def get(self, request, slug: str):
+        deployment = self._deployment(request, slug)
+        return Response(ApiKeyOutputSerializer(selectors.ingestion_keys(deployment=deployment), many=True).data)
+
+    @extend_schema(request=ApiKeyInputSerializer, responses={201: ApiKeyOutputSerializer})
+    def post(self, request, slug: str):
+        deployment = self._deployment(request, slug)
+        data, refused = _key_input(request)
+        if refused:
+            return refused
+        data.setdefault("scopes", [ApiKey.Scope.INGEST_SAMPLES])
+        try:
+            key, secret = services.ingestion_key_create(deployment=deployment, user=request.user, **data)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return _created(key, secret)
+
+
+class IngestionKeyRevokeApi(_IngestionKeyApi):
+    @extend_schema(request=None, responses=ApiKeyOutputSerializer)
+    def post(self, request, slug: str, prefix: str):
+        deployment = self._deployment(request, slug)
+        key = selectors.ingestion_key_get(deployment=deployment, prefix=prefix)
+        try:
+            key = services.api_key_revoke(key=key, user=request.user)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(ApiKeyOutputSerializer(key).data)

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from . import embeddings, pgbinary
-from .models import Deployment, ProductionSample, Team, TeamMembership
+from .models import ApiKey, Deployment, ProductionSample, Team, TeamMembership
 
 
 def deployments_visible(*, user) -> QuerySet[Deployment]:
@@ -51,6 +51,23 @@ def teams_of(*, user, roles: tuple[str, ...] | None = None) -> QuerySet[Team]:
     if roles is not None:
         memberships = memberships.filter(role__in=roles)
     return Team.objects.filter(pk__in=memberships.values("team_id")).order_by("slug")
+
+
+def personal_tokens(*, user) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(kind=ApiKey.Kind.PERSONAL, user=user).select_related("user")
+
+
+def personal_token_get(*, user, prefix: str) -> ApiKey:
+    """One of `user`'s own tokens (another user's is a 404)."""
+    return get_object_or_404(personal_tokens(user=user), prefix=prefix)
+
+
+def ingestion_keys(*, deployment: Deployment) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(kind=ApiKey.Kind.INGESTION, deployment=deployment).select_related("user", "deployment")
+
+
+def ingestion_key_get(*, deployment: Deployment, prefix: str) -> ApiKey:
+    return get_object_or_404(ingestion_keys(deployment=deployment), prefix=prefix)
 
 
 def team_roles(*, user, deployment: Deployment) -> set[str]:

@@ -249,10 +249,10 @@ class FlagLabelApi(APIView):
         responses={201: FlagDetailOutputSerializer, 409: OpenApiResponse(description="Not claimed by the caller, or already labelled.")},
     )
     def post(self, request, pk: int):
+        flag = _flag_for(request, pk)  # first: another team's flag is a 404 whatever the body
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             return _invalid(serializer, "label")
-        flag = _flag_for(request, pk)
         try:
             services.flag_label(flag=flag, user=request.user, **serializer.validated_data)
         except services.FeedbackError as exc:
@@ -273,10 +273,10 @@ class FlagAdjudicationApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: FlagDetailOutputSerializer})
     def post(self, request, pk: int):
+        flag = _flag_for(request, pk)  # first: another team's flag is a 404 whatever the body
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             return _invalid(serializer, "adjudication")
-        flag = _flag_for(request, pk)
         try:
             services.flag_adjudicate(flag=flag, user=request.user, **serializer.validated_data)
         except services.FeedbackError as exc:
@@ -314,11 +314,12 @@ class FlagPromotionApi(APIView):
     def post(self, request, pk: int):
         from goldenset.pii import find_pii
 
+        flag = _flag_for(request, pk)  # first: another team's flag is a 404 whatever the body
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             return _invalid(serializer, "promotion")
         try:
-            promotion = services.flag_promote(flag=_flag_for(request, pk), user=request.user, **serializer.validated_data)
+            promotion = services.flag_promote(flag=flag, user=request.user, **serializer.validated_data)
         except services.FeedbackError as exc:
             return _error(exc)
         item = promotion.golden_item

@@ -16,11 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from drift_app.models import Team, TeamMembership
-from drift_app.services import team_membership_add
+from drift_app.services import personal_token_create, team_membership_add
 
 PERSONAS = {
     "alice": "power_user",
@@ -43,13 +42,18 @@ class Personas:
     mallory: User
 
     def api(self, name: str | None) -> APIClient:
-        """An API client authenticated with the persona's token (None: anonymous)."""
+        """An API client authenticated with the persona's personal token (None: anonymous)."""
         client = APIClient()
         if name is not None:
-            user = getattr(self, name)
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {self.token(name)}")
         return client
+
+    def token(self, name: str) -> str:
+        """The persona's personal API token (read and write), made on first use."""
+        secrets = self.__dict__.setdefault("_secrets", {})
+        if name not in secrets:
+            _, secrets[name] = personal_token_create(user=getattr(self, name), name="tests")
+        return secrets[name]
 
 
 def join_team(user: User, role: str, team: Team | None = None) -> TeamMembership:

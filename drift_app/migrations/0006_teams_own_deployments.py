@@ -1,10 +1,16 @@
 """Teams own deployments; users hold a role per team. Today's deployments and users join one default team.
+Hashed, scoped API keys (personal tokens and per-deployment ingestion keys) replace DRF's plaintext tokens:
+each existing token becomes a personal token with the same secret, stored only as its SHA-256.
 
 Every user who holds a role group (power_user, sme, compliance, ml_engineer) becomes a member of the
 default team with that role, so nobody loses access to what they saw before; teams can then be split.
 """
 
+import hashlib
+
+import django.contrib.postgres.fields
 import django.db.models.deletion
+import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
@@ -27,9 +33,21 @@ def into_default_team(apps, schema_editor):
     TeamMembership.objects.bulk_create(memberships, ignore_conflicts=True)
 
 
+def hash_drf_tokens(apps, schema_editor):
+    Token = apps.get_model("authtoken", "Token")
+    ApiKey = apps.get_model("drift_app", "ApiKey")
+    for token in Token.objects.all():
+        ApiKey.objects.create(kind="personal", name="API token (from before hashing)", prefix=token.key[:12],
+                              secret_hash=hashlib.sha256(token.key.encode()).hexdigest(), scopes=["read", "write"],
+                              user_id=token.user_id, created_at=token.created)
+    # The plaintext keys go: nobody below superuser could see them, and now nobody can.
+    Token.objects.all().delete()
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("drift_app", "0005_baselines_and_drift_runs"),
+        ("authtoken", "0004_alter_tokenproxy_options"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -70,4 +88,37 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(default=drift_app.models.default_team_id, on_delete=django.db.models.deletion.PROTECT,
                                     related_name="deployments", to="drift_app.team"),
         ),
+        migrations.CreateModel(
+            name="ApiKey",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[("personal", "Personal API token"), ("ingestion", "Ingestion key")],
+                                          max_length=10)),
+                ("name", models.CharField(max_length=200)),
+                ("prefix", models.CharField(max_length=16, unique=True)),
+                ("secret_hash", models.CharField(max_length=64, unique=True)),
+                ("scopes", django.contrib.postgres.fields.ArrayField(
+                    base_field=models.CharField(choices=[("read", "Read (personal)"), ("write", "Write (personal)"),
+                                                         ("ingest:samples", "Ingest samples"),
+                                                         ("ingest:feedback", "Ingest feedback")], max_length=20),
+                    default=list, size=None)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("deployment", models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT,
+                                                 related_name="ingestion_keys", to="drift_app.deployment")),
+                ("revoked_by", models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT,
+                                                 related_name="+", to=settings.AUTH_USER_MODEL)),
+                ("user", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="api_keys",
+                                           to=settings.AUTH_USER_MODEL)),
+            ],
+            options={
+                "ordering": ["-created_at", "-id"],
+                "constraints": [models.CheckConstraint(
+                    condition=models.Q(models.Q(("deployment__isnull", True), ("kind", "personal")),
+                                       models.Q(("deployment__isnull", False), ("kind", "ingestion")), _connector="OR"),
+                    name="api_key_deployment_matches_kind")],
+            },
+        ),
+        migrations.RunPython(hash_drf_tokens, migrations.RunPython.noop),
     ]

@@ -5,6 +5,7 @@
 - drift.py        baselines, calibration, drift runs and their schedule
 - retention.py    purging old samples while keeping evidence
 - teams.py        team memberships
+- keys.py         personal API tokens and ingestion keys (hashed, scoped, expiring, revocable)
 
 Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
 """
@@ -32,6 +33,7 @@ from .samples import (
     samples_ingest,
     samples_store_vectors,
 )
+from .keys import api_key_revoke, ingestion_key_create, personal_token_create
 from .teams import team_membership_add
 
 __all__ = [
@@ -40,4 +42,5 @@ __all__ = [
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
     "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
     "team_membership_add", "deployment_update", "DEPLOYMENT_SETTINGS",
+    "api_key_revoke", "ingestion_key_create", "personal_token_create",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
-from rest_framework.authtoken.models import Token
 
 from compliance.models import AuditEvent
 from drift_app.roles import ALL_ROLES, ML_ENGINEER
@@ -51,12 +50,20 @@ def test_the_user_admin_refuses_even_a_role_that_was_granted_auth_permissions_by
 
 
 def test_an_ml_engineer_cannot_read_anyone_s_api_token_in_the_admin(client, personas):
-    keys = [Token.objects.get_or_create(user=getattr(personas, n))[0].key for n in ("alice", "bob", "carol", "erin")]
+    keys = [personas.token(n) for n in ("alice", "bob", "carol", "erin")]
     client.force_login(personas.erin)
     assert client.get("/admin/authtoken/tokenproxy/").status_code == 403
+    assert client.get("/admin/drift_app/apikey/").status_code == 403
     index = client.get("/admin/").content.decode()
-    assert "authtoken" not in index and "/admin/auth/user/" not in index
+    assert "authtoken" not in index and "/admin/auth/user/" not in index and "apikey" not in index
     assert not any(key in index for key in keys)
+
+
+def test_a_superuser_sees_no_token_secret_either_only_its_prefix(client, personas):
+    secret = personas.token("bob")
+    client.force_login(User.objects.create_superuser("root", "root@example.org", "x"))
+    page = client.get("/admin/drift_app/apikey/").content.decode()
+    assert secret[:12] in page and secret not in page
 
 
 def test_a_superuser_still_manages_users_in_the_admin(client, personas):
@@ -76,7 +83,23 @@ def test_a_change_of_a_user_flag_leaves_an_audit_event(personas):
 def test_the_last_login_bump_of_a_sign_in_is_not_a_user_change_and_no_password_hash_is_recorded(client, personas):
     from tests.base import PASSWORD
 
-    before = AuditEvent.objects.filter(object_type="auth.User").count()
+    changes = AuditEvent.objects.filter(object_type="auth.User", action__in=["create", "update"])
+    before = changes.count()
     assert client.login(username="bob", password=PASSWORD)
-    assert AuditEvent.objects.filter(object_type="auth.User").count() == before
+    assert changes.count() == before  # the sign-in itself is a "sign_in" event (tests/compliance/test_audit_chain.py)
     assert not any("password" in (e.after or {}) for e in AuditEvent.objects.filter(object_type="auth.User"))
+
+
+def test_evidence_is_read_only_in_the_admin_even_for_ml_engineers(client, personas):
+    from tests import factories
+
+    sample = factories.sample(factories.deployment(), prompt="What is the refund window?", response="30 days.")
+    client.force_login(personas.erin)
+    url = f"/admin/drift_app/productionsample/{sample.pk}/change/"
+    assert client.get(url).status_code == 200  # viewable
+    r = client.post(url, {"response": "rewritten", "prompt": sample.prompt, "external_id": sample.external_id,
+                          "deployment": sample.deployment_id, "model_version": "v1"})
+    assert r.status_code == 403
+    sample.refresh_from_db()
+    assert sample.response == "30 days."
+    assert client.get("/admin/drift_app/productionsample/add/").status_code == 403

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 
 from compliance.models import AuditEvent
 from drift_app.models import Deployment
+from drift_app.services import personal_token_create
 from tests import factories
 from tests.base import join_team
 
@@ -35,9 +36,8 @@ def test_a_team_admin_without_a_role_group_creates_one_in_the_team_they_administ
     tess = User.objects.create_user("tess")
     join_team(tess, "team_admin", other)
     client = personas.api(None)
-    from rest_framework.authtoken.models import Token
-
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=tess).key}")
+    _, secret = personal_token_create(user=tess, name="tess")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     r = _send(client, "post", "/api/v1/deployments", BODY)
     assert r.status_code == 201 and r.json()["team"] == "payments"
     # ... but not in a team she does not administer.
