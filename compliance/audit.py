@@ -51,6 +51,9 @@ TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("drift_app", "TeamMembership", None, ()),
     # Token and key creation and revocation; never the secret's hash.
     ("drift_app", "ApiKey", "deployment_id", ("secret_hash",)),
+    # Evaluation runs (who started them, with which configuration, and their result) and flags.
+    ("goldenset", "EvalRun", "deployment_id", ()),
+    ("feedback", "Flag", "deployment_id", ()),
 ]
 ROLE_TYPE = "auth.User.groups"
 
