@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -183,6 +183,15 @@ class SampleOutputSerializer(serializers.Serializer):
     embedded_at = serializers.DateTimeField()
 
 
+class MayIngestSamples(BasePermission):
+    message = (f"This endpoint needs one of the roles: {ML_ENGINEER} (in the deployment's team), or an "
+               f"ingestion key of this deployment with scope {ApiKey.Scope.INGEST_SAMPLES}.")
+
+    def has_permission(self, request, view) -> bool:
+        return (HasRole(ML_ENGINEER)().has_permission(request, view)
+                or IngestionKeyFor(ApiKey.Scope.INGEST_SAMPLES)().has_permission(request, view))
+
+
 class SampleIngestApi(APIView):
     """POST one sample or a list of up to DRIFTDESK_MAX_BATCH; GET lists stored samples."""
 
@@ -190,7 +199,7 @@ class SampleIngestApi(APIView):
         # Ingestion: client services use an ingestion key of this deployment (scope ingest:samples), which
         # can do nothing else; an ML engineer of the team may ingest too. SMEs and compliance read.
         if self.request.method == "POST":
-            return [(HasRole(ML_ENGINEER) | IngestionKeyFor(ApiKey.Scope.INGEST_SAMPLES))()]
+            return [MayIngestSamples()]
         return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
     @extend_schema(
