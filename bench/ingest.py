@@ -89,18 +89,19 @@ def main() -> None:
     log("creating scratch database…")
     db_url = scratch_database(db_name)
     setup_django(db_url, broker)
-    from django.contrib.auth.models import Group, User
-    from rest_framework.authtoken.models import Token
+    from django.contrib.auth.models import User
 
     from drift_app import embeddings
     from drift_app.models import ProductionSample
-    from drift_app.services import deployment_create
+    from drift_app.services import deployment_create, ingestion_key_create, team_membership_add
 
     user = User.objects.create_user("bench-ingest")
-    user.groups.add(Group.objects.get(name="ml_engineer"))
-    token = Token.objects.create(user=user).key
+    team_membership_add(user=user, role="ml_engineer")
     ingest_dep = deployment_create(name="Bench ingest", slug="bench-ingest", current_model_version="v1")
     embed_dep = deployment_create(name="Bench embed", slug="bench-embed", current_model_version="v1")
+    # Clients ingest with a per-deployment ingestion key (it can do nothing else), as in production.
+    _, token = ingestion_key_create(deployment=ingest_dep, user=user, name="bench", scopes=["ingest:samples"])
+    _, embed_token = ingestion_key_create(deployment=embed_dep, user=user, name="bench", scopes=["ingest:samples"])
 
     env = {**os.environ, "DATABASE_URL": db_url, "CELERY_BROKER_URL": broker, "DEBUG": "true"}
     port = free_port()
@@ -146,7 +147,7 @@ def main() -> None:
         )
         procs.append(worker)
         warm = records_for(200, prefix="warm", seed=5)
-        post_batches(port, token, embed_dep.slug, [json.dumps(warm).encode()])
+        post_batches(port, embed_token, embed_dep.slug, [json.dumps(warm).encode()])
         pending = ProductionSample.objects.filter(deployment=embed_dep, prompt_embedding__isnull=True)
         while pending.exists():  # the worker has loaded its model and run one real batch
             time.sleep(0.2)
@@ -160,7 +161,7 @@ def main() -> None:
             bare_rates.append(len(texts) / (time.perf_counter() - t0))
             ebatches = [json.dumps(erecs[i : i + 1000]).encode() for i in range(0, len(erecs), 1000)]
             t0 = time.perf_counter()
-            post_batches(port, token, embed_dep.slug, ebatches, threads=1)
+            post_batches(port, embed_token, embed_dep.slug, ebatches, threads=1)
             while pending.exists():
                 time.sleep(0.05)
             pipe_rates.append(len(texts) / (time.perf_counter() - t0))

@@ -41,6 +41,7 @@ def populate(n_samples: int) -> tuple[object, dt.datetime, dt.datetime]:
     from django.db import connection
 
     from drift_app.models import Baseline, Deployment, DriftRun, ProductionSample
+    from drift_app.services import team_membership_add
     from goldenset.models import EvalRun, GoldenSetVersion
     from verdicts.models import Alert, RetrainingAdvice, Verdict
 
@@ -51,6 +52,7 @@ def populate(n_samples: int) -> tuple[object, dt.datetime, dt.datetime]:
     power = User.objects.create_user("bench-power")
     for user, role in ((sme_a, "sme"), (sme_b, "sme"), (power, "power_user")):
         user.groups.add(Group.objects.get_or_create(name=role)[0])
+        team_membership_add(user=user, role=role)
 
     began = time.perf_counter()
     span = DAYS * 24 * 3600

@@ -24,8 +24,8 @@ def _problem(exc: ValidationError) -> Response:
     return Response(forms.error_dict(exc), status=status.HTTP_400_BAD_REQUEST)
 
 
-def _deployment(slug: str, *, field: str = "deployment") -> Deployment:
-    deployment = drift_selectors.deployment_find(slug=slug)
+def _deployment(slug: str, *, user, field: str = "deployment") -> Deployment:
+    deployment = drift_selectors.deployment_find(slug=slug, user=user)
     if deployment is None:
         raise ValidationError({field: f"no deployment with slug {slug!r}."})
     return deployment
@@ -39,7 +39,7 @@ class ReportOutputSerializer(serializers.ModelSerializer):
         model = ComplianceReport
         fields = ["id", "deployment", "period_start", "period_end", "material_degradation", "figures_sha256",
                   "pdf_sha256", "csv_sha256", "json_sha256", "generator", "generated_at", "generated_by_username",
-                  "trigger", "duration_seconds", "downloads"]
+                  "trigger", "duration_seconds", "audit_chain_head", "downloads"]
 
     def get_downloads(self, report) -> dict:
         base = f"/api/v1/compliance/reports/{report.pk}"
@@ -67,11 +67,11 @@ class ReportListApi(APIView):
     def get(self, request):
         slug = request.query_params.get("deployment", "")
         try:
-            deployment = _deployment(slug) if slug else None
+            deployment = _deployment(slug, user=request.user) if slug else None
         except ValidationError as exc:
             return _problem(exc)
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(selectors.report_list(deployment=deployment), request, view=self)
+        page = paginator.paginate_queryset(selectors.report_list(deployment=deployment, viewer=request.user), request, view=self)
         return paginator.get_paginated_response(ReportOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: ReportDetailOutputSerializer})
@@ -81,7 +81,7 @@ class ReportListApi(APIView):
             return Response(data.errors, status=status.HTTP_400_BAD_REQUEST)
         v = data.validated_data
         try:
-            deployment = _deployment(v["deployment"])
+            deployment = _deployment(v["deployment"], user=request.user)
             start, end = forms.parse_period(month=v.get("month", ""), start=v.get("start", ""), end=v.get("end", ""))
             report = services.report_generate(deployment=deployment, start=start, end=end, user=request.user,
                                               trigger=ComplianceReport.Trigger.API)
@@ -95,7 +95,7 @@ class ReportDetailApi(APIView):
 
     @extend_schema(responses=ReportDetailOutputSerializer)
     def get(self, request, pk: int):
-        return Response(ReportDetailOutputSerializer(selectors.report_get(pk=pk)).data)
+        return Response(ReportDetailOutputSerializer(selectors.report_get(pk=pk, user=request.user)).data)
 
 
 CONTENT_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -111,6 +111,7 @@ def download(report: ComplianceReport, fmt: str) -> HttpResponse:
         body, digest = report.csv.encode(), report.csv_sha256
     else:
         body, digest = render.as_json(report.figures).encode(), report.json_sha256
+    services.report_downloaded(report=report, fmt=fmt)
     response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{report.filename_stem}.{fmt}"'
     response["X-Content-SHA256"] = digest
@@ -127,7 +128,7 @@ class ReportDownloadApi(APIView):
     def get(self, request, pk: int, fmt: str):
         if fmt not in CONTENT_TYPES:
             return Response({"detail": f"Unknown format {fmt!r}; use pdf, csv or json."}, status=status.HTTP_404_NOT_FOUND)
-        return download(selectors.report_get(pk=pk), fmt)
+        return download(selectors.report_get(pk=pk, user=request.user), fmt)
 
 
 class ReportVerifyApi(APIView):
@@ -148,8 +149,27 @@ class ReportVerifyApi(APIView):
 
     @extend_schema(request=None, responses=OutputSerializer)
     def post(self, request, pk: int):
-        result = services.report_verify(report=selectors.report_get(pk=pk))
+        result = services.report_verify(report=selectors.report_get(pk=pk, user=request.user))
         return Response(self.OutputSerializer(result.as_dict()).data)
+
+
+class AuditVerifyApi(APIView):
+    """Recompute the audit trail's hash chain; `ok` false names the first broken event."""
+
+    permission_classes = [HasRole(*READERS)]
+
+    class OutputSerializer(serializers.Serializer):
+        ok = serializers.BooleanField()
+        events = serializers.IntegerField()
+        head = serializers.CharField()
+        first_broken_id = serializers.IntegerField(allow_null=True)
+        problem = serializers.CharField(allow_blank=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request):
+        from . import chain
+
+        return Response(self.OutputSerializer(chain.verify().as_dict()).data)
 
 
 class AuditEventOutputSerializer(serializers.Serializer):
@@ -180,10 +200,10 @@ AUDIT_FILTERS = [
 ]
 
 
-def audit_filtered(params) -> tuple:
+def audit_filtered(params, *, user) -> tuple:
     """(queryset, cleaned filters) from query parameters; ValidationError names the bad parameter."""
-    filters = forms.audit_filters(params, deployment_lookup=lambda slug: drift_selectors.deployment_find(slug=slug))
-    return selectors.audit_event_list(**filters), filters
+    filters = forms.audit_filters(params, deployment_lookup=lambda slug: drift_selectors.deployment_find(slug=slug, user=user))
+    return selectors.audit_event_list(**filters, viewer=user), filters
 
 
 class AuditEventListApi(APIView):
@@ -194,7 +214,7 @@ class AuditEventListApi(APIView):
     @extend_schema(parameters=AUDIT_FILTERS, responses=AuditEventOutputSerializer(many=True))
     def get(self, request):
         try:
-            events, _ = audit_filtered(request.query_params)
+            events, _ = audit_filtered(request.query_params, user=request.user)
         except ValidationError as exc:
             return _problem(exc)
         paginator = LimitOffsetPagination()
@@ -208,7 +228,7 @@ class AuditExportApi(APIView):
     @extend_schema(parameters=AUDIT_FILTERS, responses={200: OpenApiResponse(description="text/csv")})
     def get(self, request):
         try:
-            events, _ = audit_filtered(request.query_params)
+            events, _ = audit_filtered(request.query_params, user=request.user)
         except ValidationError as exc:
             return _problem(exc)
         return audit_csv_response(events)

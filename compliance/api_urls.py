@@ -8,5 +8,6 @@ urlpatterns = [
     path("compliance/reports/<int:pk>/verify", api.ReportVerifyApi.as_view(), name="api-compliance-report-verify"),
     path("compliance/reports/<int:pk>/<str:fmt>", api.ReportDownloadApi.as_view(), name="api-compliance-report-download"),
     path("compliance/audit", api.AuditEventListApi.as_view(), name="api-compliance-audit"),
+    path("compliance/audit/verify", api.AuditVerifyApi.as_view(), name="api-compliance-audit-verify"),
     path("compliance/audit.csv", api.AuditExportApi.as_view(), name="api-compliance-audit-csv"),
 ]

@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import decimal
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -43,6 +44,16 @@ TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("feedback", "DeploymentFeedbackSettings", "deployment_id", ()),
     ("verdicts", "Alert", "deployment_id", ()),
     ("verdicts", "AlertPolicy", "deployment_id", ("updated_at",)),
+    # User flags (is_superuser, is_staff, is_active) and identity; never the password hash, and not the
+    # last_login bump of every sign-in.
+    ("auth", "User", None, ("password", "last_login")),
+    ("drift_app", "Team", None, ()),
+    ("drift_app", "TeamMembership", None, ()),
+    # Token and key creation and revocation; never the secret's hash.
+    ("drift_app", "ApiKey", "deployment_id", ("secret_hash",)),
+    # Evaluation runs (who started them, with which configuration, and their result) and flags.
+    ("goldenset", "EvalRun", "deployment_id", ()),
+    ("feedback", "Flag", "deployment_id", ()),
 ]
 ROLE_TYPE = "auth.User.groups"
 
@@ -142,12 +153,23 @@ def record(*, action: str, object_type: str, object_id, object_repr: str = "", d
            before: dict | None = None, after: dict | None = None, changed: list[str] | None = None):
     from .models import AuditEvent
 
+    from django.db import transaction
+    from django.utils import timezone
+
+    from . import chain
+
     actor = current_actor()
-    return AuditEvent.objects.create(
-        actor_id=actor.id, actor_username=actor.username[:150], source=actor.source, request_path=actor.path,
-        action=action, object_type=object_type, object_id=str(object_id), object_repr=str(object_repr)[:300],
-        deployment_id=deployment_id, changed_fields=changed or [], before=before, after=after,
+    fields = dict(
+        at=timezone.now(), actor_id=actor.id, actor_username=actor.username[:150], source=actor.source,
+        request_path=actor.path, action=action, object_type=object_type, object_id=str(object_id),
+        object_repr=str(object_repr)[:300], deployment_id=deployment_id,
+        # Round-trip through JSON: the hash must be computed on what jsonb gives back, not on Python objects.
+        changed_fields=json.loads(json.dumps(changed or [])), before=json.loads(json.dumps(before)),
+        after=json.loads(json.dumps(after)),
     )
+    with transaction.atomic():
+        prev = chain.lock_and_head()
+        return AuditEvent.objects.create(**fields, prev_hash=prev, hash=chain.link(prev, fields))
 
 
 # --- Signal receivers -------------------------------------------------------------------------------
@@ -221,6 +243,17 @@ def _roles_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
                changed=["groups"])
 
 
+def _signed_in(sender, request, user, **kwargs):
+    record(action="sign_in", object_type="auth.User", object_id=user.pk, object_repr=user.get_username())
+
+
+def _sign_in_failed(sender, credentials, request=None, **kwargs):
+    # Only the username tried: Django already masks the password in `credentials`, and it is never stored.
+    username = str(credentials.get("username", ""))[:150]
+    record(action="sign_in_failed", object_type="auth.User", object_id="", object_repr=username,
+           after={"username": username})
+
+
 _registered: list[str] = []
 
 
@@ -242,8 +275,11 @@ def register_tracked_models() -> list[str]:
         post_delete.connect(after_delete, sender=model, weak=False, dispatch_uid=f"{uid}_post_delete")
         _registered.append(_type_name(model))
     from django.contrib.auth.models import User
+    from django.contrib.auth.signals import user_logged_in, user_login_failed
 
     m2m_changed.connect(_roles_changed, sender=User.groups.through, weak=False, dispatch_uid="compliance_audit_roles")
+    user_logged_in.connect(_signed_in, weak=False, dispatch_uid="compliance_audit_sign_in")
+    user_login_failed.connect(_sign_in_failed, weak=False, dispatch_uid="compliance_audit_sign_in_failed")
     _registered.append(ROLE_TYPE)
     return list(_registered)
 

@@ -42,6 +42,12 @@ class AuditEvent(_AppendOnly):
         DELETE = "delete", "Deleted"
         ROLE_ADD = "role_add", "Role granted"
         ROLE_REMOVE = "role_remove", "Role revoked"
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+        GENERATE = "generate", "Generated"
+        DOWNLOAD = "download", "Downloaded"
+        VERIFY = "verify", "Verified"
+        EXPORT = "export", "Exported"
 
     class Source(models.TextChoices):
         WEB = "web", "Web page"
@@ -54,7 +60,7 @@ class AuditEvent(_AppendOnly):
     actor_username = models.CharField(max_length=150, default="system")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.SYSTEM)
     request_path = models.CharField(max_length=500, blank=True)
-    action = models.CharField(max_length=12, choices=Action.choices, db_index=True)
+    action = models.CharField(max_length=20, choices=Action.choices, db_index=True)
     # "goldenset.GoldenItem", "drift_app.Deployment", "auth.User" (role changes), ...
     object_type = models.CharField(max_length=100, db_index=True)
     object_id = models.CharField(max_length=64)
@@ -65,6 +71,10 @@ class AuditEvent(_AppendOnly):
     changed_fields = models.JSONField(default=list, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    # Hash chain (compliance.chain): SHA-256 over the previous event's hash and this event's canonical
+    # content, so altering, removing or reordering any stored event breaks every link after it.
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -106,6 +116,9 @@ class ComplianceReport(_AppendOnly):
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.PAGE)
     material_degradation = models.BooleanField(help_text="Copied from the figures for lists and filters.")
     duration_seconds = models.FloatField(default=0.0)
+    # The audit trail's chain head (compliance.chain) when the report was generated: later tampering with
+    # any event up to it is detectable against this copy, which lives in an append-only row of its own.
+    audit_chain_head = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-generated_at", "-id"]

@@ -20,10 +20,11 @@ from collections import Counter, defaultdict
 
 from django.apps import apps
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
+from drift_app import selectors as drift_selectors
 from drift_app import stats
 from drift_app.models import Baseline, Deployment, DriftRun, ProductionSample
 
@@ -602,15 +603,18 @@ def report_figures(*, deployment: Deployment, start: dt.datetime, end: dt.dateti
 # --- Stored reports -------------------------------------------------------------------------------------
 
 
-def report_list(*, deployment: Deployment | None = None) -> QuerySet[ComplianceReport]:
+def report_list(*, deployment: Deployment | None = None, viewer=None) -> QuerySet[ComplianceReport]:
     qs = ComplianceReport.objects.select_related("deployment").defer("pdf", "csv", "figures")
+    if viewer is not None:
+        qs = qs.filter(deployment__in=drift_selectors.deployments_visible(user=viewer))
     if deployment is not None:
         qs = qs.filter(deployment=deployment)
     return qs.order_by("-generated_at", "-id")
 
 
-def report_get(*, pk: int) -> ComplianceReport:
-    return get_object_or_404(ComplianceReport.objects.select_related("deployment"), pk=pk)
+def report_get(*, pk: int, user) -> ComplianceReport:
+    return get_object_or_404(ComplianceReport.objects.select_related("deployment")
+                             .filter(deployment__in=drift_selectors.deployments_visible(user=user)), pk=pk)
 
 
 # --- Audit trail ----------------------------------------------------------------------------------------
@@ -618,9 +622,13 @@ def report_get(*, pk: int) -> ComplianceReport:
 
 def audit_event_list(
     *, actor: str = "", object_type: str = "", action: str = "", deployment: Deployment | None = None,
-    object_id: str = "", start: dt.datetime | None = None, end: dt.datetime | None = None,
+    object_id: str = "", start: dt.datetime | None = None, end: dt.datetime | None = None, viewer=None,
 ) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.all()
+    if viewer is not None:
+        # Events of the viewer's teams' deployments, and installation-wide ones (no deployment).
+        visible = drift_selectors.deployments_visible(user=viewer).values("pk")
+        qs = qs.filter(Q(deployment_id__in=visible) | Q(deployment_id__isnull=True))
     if actor:
         qs = qs.filter(actor_username=actor)
     if object_type:

@@ -29,17 +29,17 @@ class ReportListView(_ComplianceView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         slug = self.request.GET.get("deployment", "")
-        deployment = drift_selectors.deployment_find(slug=slug) if slug else None
+        deployment = drift_selectors.deployment_find(slug=slug, user=self.request.user) if slug else None
         ctx.update(
-            deployments=drift_selectors.deployment_list().order_by("name"), selected=deployment,
-            page=Paginator(selectors.report_list(deployment=deployment), 50).get_page(self.request.GET.get("page")),
+            deployments=drift_selectors.deployment_list(user=self.request.user).order_by("name"), selected=deployment,
+            page=Paginator(selectors.report_list(deployment=deployment, viewer=self.request.user), 50).get_page(self.request.GET.get("page")),
             start=self.request.GET.get("start", ""), end=self.request.GET.get("end", ""),
         )
         return ctx
 
     def post(self, request, *args, **kwargs):
         slug = request.POST.get("deployment", "")
-        deployment = drift_selectors.deployment_find(slug=slug)
+        deployment = drift_selectors.deployment_find(slug=slug, user=request.user)
         if deployment is None:
             messages.error(request, f"No deployment with slug {slug!r}: choose one from the list.")
             return redirect("compliance:report-list")
@@ -60,12 +60,12 @@ class ReportDetailView(_ComplianceView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        report = selectors.report_get(pk=kwargs["pk"])
+        report = selectors.report_get(pk=kwargs["pk"], user=self.request.user)
         ctx.update(report=report, f=report.figures, verification=kwargs.get("verification"))
         return ctx
 
     def post(self, request, *args, **kwargs):
-        report = selectors.report_get(pk=kwargs["pk"])
+        report = selectors.report_get(pk=kwargs["pk"], user=request.user)
         verification = services.report_verify(report=report)
         return self.render_to_response(self.get_context_data(pk=report.pk, verification=verification))
 
@@ -74,7 +74,7 @@ class ReportDownloadView(_ComplianceView):
     def get(self, request, *args, **kwargs) -> HttpResponse:
         if kwargs["fmt"] not in api.CONTENT_TYPES:
             raise Http404(f"Unknown format {kwargs['fmt']!r}; use pdf, csv or json.")
-        return api.download(selectors.report_get(pk=kwargs["pk"]), kwargs["fmt"])
+        return api.download(selectors.report_get(pk=kwargs["pk"], user=request.user), kwargs["fmt"])
 
 
 class AuditListView(_ComplianceView):
@@ -84,15 +84,15 @@ class AuditListView(_ComplianceView):
         ctx = super().get_context_data(**kwargs)
         error = None
         try:
-            filters = forms.audit_filters(self.request.GET, deployment_lookup=lambda s: drift_selectors.deployment_find(slug=s))
+            filters = forms.audit_filters(self.request.GET, deployment_lookup=lambda s: drift_selectors.deployment_find(slug=s, user=self.request.user))
         except ValidationError as exc:
             error, filters = forms.error_text(exc), {}
-        events = selectors.audit_event_list(**filters) if error is None else []
+        events = selectors.audit_event_list(**filters, viewer=self.request.user) if error is None else []
         ctx.update(
             error=error, page=Paginator(events, 100).get_page(self.request.GET.get("page")),
             params=self.request.GET, query=self.request.GET.urlencode(),
             object_types=selectors.audit_object_types(), actors=selectors.audit_actors(),
-            actions=forms.AUDIT_ACTIONS, deployments=drift_selectors.deployment_list().order_by("name"),
+            actions=forms.AUDIT_ACTIONS, deployments=drift_selectors.deployment_list(user=self.request.user).order_by("name"),
         )
         return ctx
 
@@ -105,10 +105,10 @@ class AuditListView(_ComplianceView):
 class AuditExportView(_ComplianceView):
     def get(self, request, *args, **kwargs) -> HttpResponse:
         try:
-            filters = forms.audit_filters(request.GET, deployment_lookup=lambda s: drift_selectors.deployment_find(slug=s))
+            filters = forms.audit_filters(request.GET, deployment_lookup=lambda s: drift_selectors.deployment_find(slug=s, user=request.user))
         except ValidationError as exc:
             return HttpResponse(f"Bad filter: {forms.error_text(exc)}", status=400, content_type="text/plain; charset=utf-8")
-        response = HttpResponse(services.audit_export_csv(events=selectors.audit_event_list(**filters)),
+        response = HttpResponse(services.audit_export_csv(events=selectors.audit_event_list(**filters, viewer=request.user)),
                                 content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="driftdesk-audit-trail.csv"'
         return response

@@ -8,18 +8,21 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import Baseline, DriftRun
-from .roles import COMPLIANCE, ML_ENGINEER, SME, HasRole
+from .authentication import IngestionKeyFor, ingestion_key
+from .models import ApiKey, Baseline, DriftRun
+from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, HasRole
 from .validation import PayloadInvalid, parse_iso_datetime, parse_samples
 
 
 class DeploymentOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
     slug = serializers.SlugField()
+    team = serializers.CharField(source="team.slug")
     description = serializers.CharField()
     current_model_version = serializers.CharField()
     drift_window = serializers.CharField()
@@ -32,22 +35,128 @@ class DeploymentOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class DeploymentListApi(ListAPIView):
-    """Deployments monitored by Driftdesk."""
+# Who manages a team's deployments (create them, change their thresholds): its admins and ML engineers.
+DEPLOYMENT_MANAGERS = ("team_admin", ML_ENGINEER)
 
-    permission_classes = [HasRole(ML_ENGINEER, SME, COMPLIANCE)]
+
+class CanManageDeployments(IsAuthenticated):
+    message = "Creating or changing deployments needs the team_admin or ml_engineer role in a team."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return super().has_permission(request, view) and user.is_active and (
+            user.is_superuser or selectors.teams_of(user=user, roles=DEPLOYMENT_MANAGERS).exists())
+
+
+def _may_manage(user, deployment) -> bool:
+    return user.is_superuser or bool(selectors.team_roles(user=user, deployment=deployment) & set(DEPLOYMENT_MANAGERS))
+
+
+class DeploymentSettingsSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(allow_blank=True, required=False)
+    current_model_version = serializers.CharField(max_length=200, required=False)
+    drift_window = serializers.ChoiceField(choices=["hourly", "daily", "weekly"], required=False)
+    drift_false_alarm_rate = serializers.FloatField(required=False)
+    min_window_samples = serializers.IntegerField(required=False)
+    novel_share_alert = serializers.FloatField(required=False)
+    code_red_drop_pct = serializers.FloatField(required=False)
+    review_drop_pct = serializers.FloatField(required=False)
+    material_drop_pct = serializers.FloatField(required=False)
+    quality_drift_pct = serializers.FloatField(required=False)
+
+
+class DeploymentCreateSerializer(DeploymentSettingsSerializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=100)
+    current_model_version = serializers.CharField(max_length=200)
+    team = serializers.SlugField(required=False, help_text="Team slug; may be left out by a member of one team.")
+
+
+def _unknown_field(data, serializer_class) -> Response | None:
+    if not isinstance(data, dict):
+        return Response({"detail": "Body must be a JSON object."}, status=400)
+    unknown = sorted(set(data) - set(serializer_class().fields))
+    if unknown:
+        return Response({"detail": f"{unknown[0]}: unknown field.", unknown[0]: ["unknown field"]}, status=400)
+    return None
+
+
+class DeploymentListApi(ListAPIView):
+    """Deployments of the caller's teams. POST (team admins, ML engineers of the team) creates one."""
+
     serializer_class = DeploymentOutputSerializer
 
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [CanManageDeployments()]
+        return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
+
     def get_queryset(self):
-        return selectors.deployment_list()
+        return selectors.deployment_list(user=self.request.user)
+
+    @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentOutputSerializer})
+    def post(self, request):
+        try:
+            data = request.data
+        except ParseError as exc:
+            return Response({"detail": f"Body is not valid JSON: {exc.detail}"}, status=400)
+        refused = _unknown_field(data, DeploymentCreateSerializer)
+        if refused:
+            return refused
+        serializer = DeploymentCreateSerializer(data=data)
+        if not serializer.is_valid():
+            return Response(serializer.errors, status=400)
+        fields = dict(serializer.validated_data)
+        managed = selectors.teams_of(user=request.user, roles=DEPLOYMENT_MANAGERS)
+        team_slug = fields.pop("team", None)
+        if team_slug is None:
+            if managed.count() != 1:
+                return Response({"team": ["is required: name the team that owns the deployment."]}, status=400)
+            team = managed.get()
+        else:
+            team = selectors.team_get(slug=team_slug)
+            if team is None or not (request.user.is_superuser or managed.filter(pk=team.pk).exists()):
+                return Response({"team": [f"you do not manage a team {team_slug!r}."]}, status=400)
+        try:
+            deployment = services.deployment_create(team=team, **fields)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(DeploymentOutputSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
 class DeploymentDetailApi(APIView):
-    permission_classes = [HasRole(ML_ENGINEER, SME, COMPLIANCE)]
+    """GET: one deployment. PATCH (team admins, ML engineers of its team): its window and thresholds."""
+
+    def get_permissions(self):
+        if self.request.method == "PATCH":
+            return [CanManageDeployments()]
+        return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
     @extend_schema(responses=DeploymentOutputSerializer)
     def get(self, request, slug: str):
-        return Response(DeploymentOutputSerializer(selectors.deployment_get(slug=slug)).data)
+        return Response(DeploymentOutputSerializer(selectors.deployment_get(slug=slug, user=request.user)).data)
+
+    @extend_schema(request=DeploymentSettingsSerializer, responses=DeploymentOutputSerializer)
+    def patch(self, request, slug: str):
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        if not _may_manage(request.user, deployment):
+            return Response({"detail": CanManageDeployments.message}, status=403)
+        try:
+            data = request.data
+        except ParseError as exc:
+            return Response({"detail": f"Body is not valid JSON: {exc.detail}"}, status=400)
+        refused = _unknown_field(data, DeploymentSettingsSerializer)
+        if refused:
+            return refused
+        serializer = DeploymentSettingsSerializer(data=data, partial=True)
+        if not serializer.is_valid():
+            return Response(serializer.errors, status=400)
+        try:
+            deployment = services.deployment_update(deployment=deployment, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(DeploymentOutputSerializer(deployment).data)
 
 
 class SampleInputSerializer(serializers.Serializer):
@@ -74,13 +183,23 @@ class SampleOutputSerializer(serializers.Serializer):
     embedded_at = serializers.DateTimeField()
 
 
+class MayIngestSamples(BasePermission):
+    message = (f"This endpoint needs one of the roles: {ML_ENGINEER} (in the deployment's team), or an "
+               f"ingestion key of this deployment with scope {ApiKey.Scope.INGEST_SAMPLES}.")
+
+    def has_permission(self, request, view) -> bool:
+        return (HasRole(ML_ENGINEER)().has_permission(request, view)
+                or IngestionKeyFor(ApiKey.Scope.INGEST_SAMPLES)().has_permission(request, view))
+
+
 class SampleIngestApi(APIView):
     """POST one sample or a list of up to DRIFTDESK_MAX_BATCH; GET lists stored samples."""
 
     def get_permissions(self):
-        # Ingestion is done with an ML engineer's (service account's) token; SMEs and compliance read.
+        # Ingestion: client services use an ingestion key of this deployment (scope ingest:samples), which
+        # can do nothing else; an ML engineer of the team may ingest too. SMEs and compliance read.
         if self.request.method == "POST":
-            return [HasRole(ML_ENGINEER)()]
+            return [MayIngestSamples()]
         return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
     @extend_schema(
@@ -105,7 +224,8 @@ class SampleIngestApi(APIView):
         },
     )
     def post(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        key = ingestion_key(request, ApiKey.Scope.INGEST_SAMPLES)
+        deployment = key.deployment if key is not None else selectors.deployment_get(slug=slug, user=request.user)
         try:
             payload = request.data
         except ParseError as exc:
@@ -134,7 +254,7 @@ class SampleIngestApi(APIView):
 
     @extend_schema(responses=SampleOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         from rest_framework.pagination import LimitOffsetPagination
 
         paginator = LimitOffsetPagination()
@@ -196,7 +316,7 @@ class DriftRunListCreateApi(APIView):
     def get(self, request, slug: str):
         from rest_framework.pagination import LimitOffsetPagination
 
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         qs = selectors.drift_run_list(
             deployment=deployment, target=request.query_params.get("target"),
             status=request.query_params.get("status"),
@@ -213,7 +333,7 @@ class DriftRunListCreateApi(APIView):
         responses={202: DriftRunOutputSerializer(many=True)},
     )
     def post(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         data = request.data if isinstance(request.data, dict) else {}
         if not isinstance(request.data, dict):
             return Response({"detail": "Body must be a JSON object."}, status=400)
@@ -237,7 +357,7 @@ class DriftRunDetailApi(APIView):
 
     @extend_schema(responses=DriftRunOutputSerializer)
     def get(self, request, slug: str, run_id: int):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         return Response(DriftRunOutputSerializer(selectors.drift_run_get(deployment=deployment, run_id=run_id)).data)
 
 
@@ -251,7 +371,7 @@ class BaselineListCreateApi(APIView):
 
     @extend_schema(responses=BaselineOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         return Response(BaselineOutputSerializer(selectors.baseline_list(deployment=deployment), many=True).data)
 
     @extend_schema(
@@ -262,7 +382,7 @@ class BaselineListCreateApi(APIView):
         responses={202: BaselineOutputSerializer},
     )
     def post(self, request, slug: str):
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
         if not isinstance(request.data, dict):
             return Response({"detail": "Body must be a JSON object."}, status=400)
         data = request.data
@@ -278,3 +398,124 @@ class BaselineListCreateApi(APIView):
         except DjangoValidationError as exc:
             return Response(_django_errors(exc), status=400)
         return Response(BaselineOutputSerializer(baseline).data, status=202)
+
+
+# --- Personal API tokens and ingestion keys ---------------------------------------------------------
+
+
+class ApiKeyOutputSerializer(serializers.Serializer):
+    """A key as listed: never its secret (nor its hash)."""
+
+    prefix = serializers.CharField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    deployment = serializers.CharField(source="deployment.slug", allow_null=True, default=None)
+    created_by = serializers.CharField(source="user.username")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    scopes = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+def _key_input(request) -> tuple[dict | None, Response | None]:
+    try:
+        data = request.data
+    except ParseError as exc:
+        return None, Response({"detail": f"Body is not valid JSON: {exc.detail}"}, status=400)
+    refused = _unknown_field(data, ApiKeyInputSerializer)
+    if refused:
+        return None, refused
+    serializer = ApiKeyInputSerializer(data=data)
+    if not serializer.is_valid():
+        return None, Response(serializer.errors, status=400)
+    return dict(serializer.validated_data), None
+
+
+def _created(key, secret: str) -> Response:
+    body = ApiKeyOutputSerializer(key).data
+    body["secret"] = secret  # shown this once; only its SHA-256 is stored
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PersonalTokenListCreateApi(APIView):
+    """Your own API tokens: GET lists them (no secrets), POST makes one (its secret is in this answer only)."""
+
+    permission_classes = [HasRole(*ALL_ROLES)]
+
+    @extend_schema(responses=ApiKeyOutputSerializer(many=True))
+    def get(self, request):
+        return Response(ApiKeyOutputSerializer(selectors.personal_tokens(user=request.user), many=True).data)
+
+    @extend_schema(request=ApiKeyInputSerializer, responses={201: ApiKeyOutputSerializer})
+    def post(self, request):
+        data, refused = _key_input(request)
+        if refused:
+            return refused
+        try:
+            key, secret = services.personal_token_create(user=request.user, **data)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return _created(key, secret)
+
+
+class PersonalTokenRevokeApi(APIView):
+    permission_classes = [HasRole(*ALL_ROLES)]
+
+    @extend_schema(request=None, responses=ApiKeyOutputSerializer)
+    def post(self, request, prefix: str):
+        key = selectors.personal_token_get(user=request.user, prefix=prefix)
+        try:
+            key = services.api_key_revoke(key=key, user=request.user)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(ApiKeyOutputSerializer(key).data)
+
+
+class _IngestionKeyApi(APIView):
+    permission_classes = [CanManageDeployments]
+
+    def _deployment(self, request, slug):
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        if not _may_manage(request.user, deployment):
+            self.permission_denied(request, message=CanManageDeployments.message)
+        return deployment
+
+
+class IngestionKeyListCreateApi(_IngestionKeyApi):
+    """A deployment's ingestion keys (team admins and ML engineers of its team): list without secrets, make one."""
+
+    @extend_schema(responses=ApiKeyOutputSerializer(many=True))
+    def get(self, request, slug: str):
+        deployment = self._deployment(request, slug)
+        return Response(ApiKeyOutputSerializer(selectors.ingestion_keys(deployment=deployment), many=True).data)
+
+    @extend_schema(request=ApiKeyInputSerializer, responses={201: ApiKeyOutputSerializer})
+    def post(self, request, slug: str):
+        deployment = self._deployment(request, slug)
+        data, refused = _key_input(request)
+        if refused:
+            return refused
+        data.setdefault("scopes", [ApiKey.Scope.INGEST_SAMPLES])
+        try:
+            key, secret = services.ingestion_key_create(deployment=deployment, user=request.user, **data)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return _created(key, secret)
+
+
+class IngestionKeyRevokeApi(_IngestionKeyApi):
+    @extend_schema(request=None, responses=ApiKeyOutputSerializer)
+    def post(self, request, slug: str, prefix: str):
+        deployment = self._deployment(request, slug)
+        key = selectors.ingestion_key_get(deployment=deployment, prefix=prefix)
+        try:
+            key = services.api_key_revoke(key=key, user=request.user)
+        except DjangoValidationError as exc:
+            return Response(_django_errors(exc), status=400)
+        return Response(ApiKeyOutputSerializer(key).data)

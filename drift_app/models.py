@@ -10,8 +10,55 @@ from pgvector.django import HnswIndex, VectorField
 from .embeddings import DIMENSIONS, MODEL_NAME
 
 
+DEFAULT_TEAM_SLUG = "default"
+
+
+class Team(models.Model):
+    """Owns deployments; its members see those deployments and nothing of other teams' (404)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_team_id() -> int:
+    """The team a deployment joins when none is named (made by migration drift_app.0006)."""
+    team, _ = Team.objects.get_or_create(slug=DEFAULT_TEAM_SLUG, defaults={"name": "Default team"})
+    return team.pk
+
+
+class TeamMembership(models.Model):
+    """A user's role in one team. Team admins manage the team's deployments and members."""
+
+    class Role(models.TextChoices):
+        POWER_USER = "power_user", "Power user"
+        SME = "sme", "Subject-matter expert"
+        COMPLIANCE = "compliance", "Compliance officer"
+        ML_ENGINEER = "ml_engineer", "ML engineer"
+        TEAM_ADMIN = "team_admin", "Team admin"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user", "role"], name="team_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} in {self.team}"
+
+
 class Deployment(models.Model):
     """A fine-tuned model in production, monitored by Driftdesk."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="deployments", default=default_team_id)
 
     class Window(models.TextChoices):
         HOURLY = "hourly", "Hourly"
@@ -235,3 +282,54 @@ class DriftRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment.slug} {self.target} {self.window_start:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """A personal API token or a per-deployment ingestion key. Only the SHA-256 of the secret is stored.
+
+    The secret is 32 random bytes (shown once, at creation), so a plain SHA-256 cannot be brute-forced and
+    lets authentication find the key by its hash in one indexed lookup. `prefix` (the secret's first
+    characters) names a key in listings and revocations.
+    """
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", "Personal API token"
+        INGESTION = "ingestion", "Ingestion key"
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read (personal)"
+        WRITE = "write", "Write (personal)"
+        INGEST_SAMPLES = "ingest:samples", "Ingest samples"
+        INGEST_FEEDBACK = "ingest:feedback", "Ingest feedback"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    scopes = ArrayField(models.CharField(max_length=20, choices=Scope.choices), default=list)
+    # Personal: the user the token acts as. Ingestion: the ML engineer who made the key (it acts as nobody).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_keys")
+    deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="ingestion_keys")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="personal", deployment__isnull=True)
+                           | models.Q(kind="ingestion", deployment__isnull=False)),
+                name="api_key_deployment_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.prefix}… ({self.name})"
+
+    def usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

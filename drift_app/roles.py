@@ -81,10 +81,16 @@ def roles_context(request) -> dict:
     }
 
 
+# Never granted to a role: with auth.* an ML engineer could make themselves superuser or join any
+# group, and with authtoken.* read every user's API token. Users, groups and tokens are superusers' work.
+PRIVILEGED_APPS = ("auth", "authtoken")
+
+
 def grant_ml_engineer_admin_permissions(sender, **kwargs) -> None:
-    """After migrations, give ml_engineer every model permission so the admin shows all models.
+    """After migrations, give ml_engineer the model permissions of the app's own models (not auth.*).
 
     Permissions only exist after post_migrate of each app, so this cannot live in a data migration.
+    It also takes back auth.* and authtoken.* from installations made before they were withheld.
     """
     from django.contrib.auth.models import Group, Permission
 
@@ -94,8 +100,8 @@ def grant_ml_engineer_admin_permissions(sender, **kwargs) -> None:
         Group.objects.get_or_create(name=name)
     group = Group.objects.get(name=ML_ENGINEER)
     wanted = Permission.objects.filter(
-        content_type__app_label__in=[
-            "drift_app", "goldenset", "feedback", "django_celery_beat", "auth", "authtoken"
-        ]
+        content_type__app_label__in=["drift_app", "goldenset", "feedback", "django_celery_beat"]
     )
     group.permissions.add(*wanted)
+    for role in Group.objects.filter(name__in=ALL_ROLES):
+        role.permissions.remove(*Permission.objects.filter(content_type__app_label__in=PRIVILEGED_APPS))

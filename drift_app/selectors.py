@@ -8,34 +8,87 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from . import embeddings, pgbinary
-from .models import Deployment, ProductionSample
+from .models import ApiKey, Deployment, ProductionSample, Team, TeamMembership
 
 
-def deployment_list() -> QuerySet[Deployment]:
+def deployments_visible(*, user) -> QuerySet[Deployment]:
+    """The deployments of the teams `user` belongs to (all of them for a superuser; none when anonymous).
+
+    Every page and API view reads deployments through this, so another team's deployment is a 404.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Deployment.objects.none()
+    if user.is_superuser:
+        return Deployment.objects.all()
+    return Deployment.objects.filter(team__in=Team.objects.filter(memberships__user=user))
+
+
+def deployment_list(*, user) -> QuerySet[Deployment]:
+    return deployments_visible(user=user)
+
+
+def deployment_get(*, slug: str, user) -> Deployment:
+    return get_object_or_404(deployments_visible(user=user), slug=slug)
+
+
+def deployment_find(*, slug: str, user) -> Deployment | None:
+    """The deployment with this slug, or None (for optional filters; `deployment_get` answers 404)."""
+    return deployments_visible(user=user).filter(slug=slug).first()
+
+
+def deployment_all() -> QuerySet[Deployment]:
+    """Every deployment, unscoped: for scheduled work (beat tasks), never for a request."""
     return Deployment.objects.all()
 
 
-def deployment_get(*, slug: str) -> Deployment:
-    return get_object_or_404(Deployment, slug=slug)
+def team_get(*, slug: str) -> Team | None:
+    return Team.objects.filter(slug=slug).first()
 
 
-def deployment_find(*, slug: str) -> Deployment | None:
-    """The deployment with this slug, or None (for optional filters; `deployment_get` answers 404)."""
-    return Deployment.objects.filter(slug=slug).first()
+def teams_of(*, user, roles: tuple[str, ...] | None = None) -> QuerySet[Team]:
+    """The teams `user` belongs to (with one of `roles`, when given)."""
+    memberships = TeamMembership.objects.filter(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=roles)
+    return Team.objects.filter(pk__in=memberships.values("team_id")).order_by("slug")
 
 
-def sample_get(*, pk: int, slug: str | None = None) -> ProductionSample:
-    """One sample without its vectors (404 when missing, or not of the deployment `slug` when given)."""
+def personal_tokens(*, user) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(kind=ApiKey.Kind.PERSONAL, user=user).select_related("user")
+
+
+def personal_token_get(*, user, prefix: str) -> ApiKey:
+    """One of `user`'s own tokens (another user's is a 404)."""
+    return get_object_or_404(personal_tokens(user=user), prefix=prefix)
+
+
+def ingestion_keys(*, deployment: Deployment) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(kind=ApiKey.Kind.INGESTION, deployment=deployment).select_related("user", "deployment")
+
+
+def ingestion_key_get(*, deployment: Deployment, prefix: str) -> ApiKey:
+    return get_object_or_404(ingestion_keys(deployment=deployment), prefix=prefix)
+
+
+def team_roles(*, user, deployment: Deployment) -> set[str]:
+    """The roles `user` holds in the team that owns `deployment`."""
+    return set(TeamMembership.objects.filter(user=user, team_id=deployment.team_id).values_list("role", flat=True))
+
+
+def sample_get(*, pk: int, user, slug: str | None = None) -> ProductionSample:
+    """One sample without its vectors (404 when missing, not visible to `user`, or not of deployment `slug`)."""
     lookup = {"pk": pk} if slug is None else {"pk": pk, "deployment__slug": slug}
     return get_object_or_404(
-        ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding"),
+        ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
+        .filter(deployment__in=deployments_visible(user=user)),
         **lookup,
     )
 
 
-def sample_find(*, pk: int | None = None, deployment_slug: str | None = None, external_id: str | None = None):
-    """A sample by id, or by deployment slug and external id; None when there is none."""
-    samples = ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
+def sample_find(*, user, pk: int | None = None, deployment_slug: str | None = None, external_id: str | None = None):
+    """A sample by id, or by deployment slug and external id; None when there is none `user` may see."""
+    samples = (ProductionSample.objects.select_related("deployment").defer("prompt_embedding", "response_embedding")
+               .filter(deployment__in=deployments_visible(user=user)))
     if pk is not None:
         return samples.filter(pk=pk).first()
     return samples.filter(deployment__slug=deployment_slug, external_id=external_id).first()

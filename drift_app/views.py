@@ -12,7 +12,7 @@ from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin
 @login_required
 def home(request):
     """Landing page: what each role needs first."""
-    deployments = selectors.deployment_list()
+    deployments = selectors.deployment_list(user=request.user)
     return render(request, "drift/home.html", {"deployments": deployments})
 
 
@@ -22,7 +22,7 @@ class DeploymentListView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["deployments"] = selectors.deployment_list()
+        ctx["deployments"] = selectors.deployment_list(user=self.request.user)
         return ctx
 
 
@@ -32,7 +32,7 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = selectors.deployment_get(slug=slug)
+        deployment = selectors.deployment_get(slug=slug, user=self.request.user)
         samples = selectors.sample_list(deployment=deployment)
         page = Paginator(samples, 50).get_page(self.request.GET.get("page"))
         counts = selectors.sample_counts(deployment=deployment)
@@ -54,5 +54,5 @@ class SampleDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["sample"] = selectors.sample_get(slug=slug, pk=pk)
+        ctx["sample"] = selectors.sample_get(slug=slug, pk=pk, user=self.request.user)
         return ctx

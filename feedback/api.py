@@ -36,7 +36,7 @@ def _invalid(serializer: serializers.Serializer, what: str) -> Response:
 
 
 def _flag_for(request, pk: int) -> Flag:
-    flag = selectors.flag_get(flag_id=pk)
+    flag = selectors.flag_get(flag_id=pk, user=request.user)
     if not has_role(request.user, *READERS) and flag.flagged_by_id != request.user.pk:
         raise PermissionDenied("You may only see your own flags.")
     return flag
@@ -102,7 +102,7 @@ class FlagDetailOutputSerializer(FlagOutputSerializer):
 
 
 def _detail(flag: Flag, user) -> dict:
-    data = FlagDetailOutputSerializer(selectors.flag_get(flag_id=flag.pk)).data
+    data = FlagDetailOutputSerializer(selectors.flag_get(flag_id=flag.pk, user=user)).data
     if not has_role(user, *READERS):
         # The flag's author sees what became of it, not the SMEs' working notes.
         for key in ("labels", "adjudication", "claimed_by", "claimed_until"):
@@ -162,11 +162,12 @@ class FlagListCreateApi(APIView):
             return _invalid(serializer, "flag")
         data = serializer.validated_data
         if data.get("sample_id") is not None:
-            sample = drift_selectors.sample_find(pk=data["sample_id"])
+            sample = drift_selectors.sample_find(pk=data["sample_id"], user=request.user)
             if sample is None:
                 raise NotFound(f"No sample with id {data['sample_id']}.")
         else:
-            sample = drift_selectors.sample_find(deployment_slug=data["deployment"], external_id=data["external_id"])
+            sample = drift_selectors.sample_find(deployment_slug=data["deployment"], external_id=data["external_id"],
+                                                  user=request.user)
             if sample is None:
                 raise NotFound(f"No sample {data['external_id']!r} in deployment {data['deployment']!r}.")
         try:
@@ -189,10 +190,10 @@ class FlagListCreateApi(APIView):
             return Response({"detail": f"status must be one of {', '.join(Flag.Status.values)}."}, status=400)
         deployment = None
         if request.query_params.get("deployment"):
-            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"])
+            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
         mine = request.query_params.get("mine", "").lower() in ("1", "true", "yes")
         own_only = mine or not has_role(request.user, *READERS)
-        qs = selectors.flag_list(user=request.user if own_only else None, deployment=deployment, status=status_)
+        qs = selectors.flag_list(user=request.user if own_only else None, deployment=deployment, status=status_, viewer=request.user)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(FlagOutputSerializer(page, many=True).data)
@@ -248,10 +249,10 @@ class FlagLabelApi(APIView):
         responses={201: FlagDetailOutputSerializer, 409: OpenApiResponse(description="Not claimed by the caller, or already labelled.")},
     )
     def post(self, request, pk: int):
+        flag = _flag_for(request, pk)  # first: another team's flag is a 404 whatever the body
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             return _invalid(serializer, "label")
-        flag = _flag_for(request, pk)
         try:
             services.flag_label(flag=flag, user=request.user, **serializer.validated_data)
         except services.FeedbackError as exc:
@@ -272,10 +273,10 @@ class FlagAdjudicationApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: FlagDetailOutputSerializer})
     def post(self, request, pk: int):
+        flag = _flag_for(request, pk)  # first: another team's flag is a 404 whatever the body
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             return _invalid(serializer, "adjudication")
-        flag = _flag_for(request, pk)
         try:
             services.flag_adjudicate(flag=flag, user=request.user, **serializer.validated_data)
         except services.FeedbackError as exc:
@@ -313,11 +314,12 @@ class FlagPromotionApi(APIView):
     def post(self, request, pk: int):
         from goldenset.pii import find_pii
 
+        flag = _flag_for(request, pk)  # first: another team's flag is a 404 whatever the body
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             return _invalid(serializer, "promotion")
         try:
-            promotion = services.flag_promote(flag=_flag_for(request, pk), user=request.user, **serializer.validated_data)
+            promotion = services.flag_promote(flag=flag, user=request.user, **serializer.validated_data)
         except services.FeedbackError as exc:
             return _error(exc)
         item = promotion.golden_item
@@ -357,7 +359,7 @@ class TriageApi(APIView):
     def get(self, request):
         deployment = None
         if request.query_params.get("deployment"):
-            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"])
+            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
         items = selectors.triage_queue(user=request.user, deployment=deployment)
         rows = [
             {
@@ -384,8 +386,8 @@ class AgreementApi(APIView):
     def get(self, request):
         deployment = None
         if request.query_params.get("deployment"):
-            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"])
-        r = selectors.agreement_report(deployment=deployment)
+            deployment = drift_selectors.deployment_get(slug=request.query_params["deployment"], user=request.user)
+        r = selectors.agreement_report(deployment=deployment, viewer=request.user)
         return Response({
             "flags": r.n_flags,
             "alpha": _num(r.overall_alpha),
@@ -449,7 +451,7 @@ class FeedbackMetricsApi(APIView):
         responses={200: WindowMetricsSerializer(many=True)},
     )
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         window = request.query_params.get("window") or "daily"
         if window not in selectors.WINDOWS:
             return Response({"detail": f"window must be one of {', '.join(selectors.WINDOWS)}; got {window!r}."}, status=400)

@@ -13,6 +13,7 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from drift_app import selectors as drift_selectors
 from drift_app.models import Deployment, ProductionSample
 from drift_app.stats import agreement
 
@@ -45,9 +46,10 @@ def _flag_base() -> QuerySet[Flag]:
     )
 
 
-def flag_get(*, flag_id: int) -> Flag:
+def flag_get(*, flag_id: int, user) -> Flag:
+    """One flag, 404 when it is of a deployment outside `user`'s teams."""
     return get_object_or_404(
-        _flag_base().select_related("adjudication__adjudicator").prefetch_related(
+        _flag_base().filter(deployment__in=drift_selectors.deployments_visible(user=user)).select_related("adjudication__adjudicator").prefetch_related(
             Prefetch("labels", queryset=Label.objects.select_related("sme"))
         ),
         pk=flag_id,
@@ -59,8 +61,10 @@ def flag_others(*, flag: Flag) -> QuerySet[Flag]:
     return Flag.objects.filter(sample_id=flag.sample_id).exclude(pk=flag.pk).select_related("flagged_by")
 
 
-def adjudicated_flags(*, deployment: Deployment | None = None, limit: int = 50) -> QuerySet[Flag]:
+def adjudicated_flags(*, deployment: Deployment | None = None, limit: int = 50, viewer=None) -> QuerySet[Flag]:
     flags = Flag.objects.filter(adjudication__isnull=False)
+    if viewer is not None:  # only the deployments of the viewer's teams
+        flags = flags.filter(deployment__in=drift_selectors.deployments_visible(user=viewer))
     if deployment is not None:
         flags = flags.filter(deployment=deployment)
     return (
@@ -71,10 +75,12 @@ def adjudicated_flags(*, deployment: Deployment | None = None, limit: int = 50) 
 
 
 def flag_list(
-    *, user=None, deployment: Deployment | None = None, status: str | None = None
+    *, user=None, deployment: Deployment | None = None, status: str | None = None, viewer=None
 ) -> QuerySet[Flag]:
-    """Flags, newest first; `user` narrows to one user's own flags."""
+    """Flags, newest first; `user` narrows to one user's own flags, `viewer` to the viewer's teams' deployments."""
     qs = _flag_base().select_related("adjudication").prefetch_related("labels")
+    if viewer is not None:
+        qs = qs.filter(deployment__in=drift_selectors.deployments_visible(user=viewer))
     if user is not None:
         qs = qs.filter(flagged_by=user)
     if deployment is not None:
@@ -144,7 +150,9 @@ def triage_queue(*, user, deployment: Deployment | None = None, limit: int = 200
     already given their label (and so may only adjudicate, not label again).
     """
     now = timezone.now()
-    qs = _flag_base().exclude(status=Flag.Status.RESOLVED)
+    # Only the deployments of the caller's teams.
+    qs = _flag_base().exclude(status=Flag.Status.RESOLVED).filter(
+        deployment__in=drift_selectors.deployments_visible(user=user))
     if deployment is not None:
         qs = qs.filter(deployment=deployment)
     flags = list(qs.prefetch_related("labels"))
@@ -199,9 +207,11 @@ class AgreementReport:
     adjudicated: int
 
 
-def agreement_report(*, deployment: Deployment | None = None) -> AgreementReport:
+def agreement_report(*, deployment: Deployment | None = None, viewer=None) -> AgreementReport:
     """Cohen's kappa per SME pair and Krippendorff's alpha over multiply-labelled flags."""
     qs = Label.objects.select_related("sme", "flag")
+    if viewer is not None:
+        qs = qs.filter(flag__deployment__in=drift_selectors.deployments_visible(user=viewer))
     if deployment is not None:
         qs = qs.filter(flag__deployment=deployment)
     by_flag: dict[int, dict[int, str]] = defaultdict(dict)

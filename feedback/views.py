@@ -57,7 +57,7 @@ class FlagSampleView(RoleRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, sample_pk: int):
-        sample = drift_selectors.sample_get(pk=sample_pk)
+        sample = drift_selectors.sample_get(pk=sample_pk, user=request.user)
         back = reverse("sample-detail", args=[sample.deployment.slug, sample.pk])
         throttle = FlagRateThrottle()
         # The same per-user limit as the API, counted in the same Redis keys.
@@ -84,7 +84,7 @@ class MyFlagsView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["flags"] = selectors.flag_list(user=self.request.user)[:500]
+        ctx["flags"] = selectors.flag_list(user=self.request.user, viewer=self.request.user)[:500]
         return ctx
 
 
@@ -93,7 +93,7 @@ class MyFlagsView(RoleRequiredMixin, TemplateView):
 
 def _deployment_filter(request):
     slug = request.GET.get("deployment")
-    return drift_selectors.deployment_get(slug=slug) if slug else None
+    return drift_selectors.deployment_get(slug=slug, user=request.user) if slug else None
 
 
 class TriageView(RoleRequiredMixin, TemplateView):
@@ -106,7 +106,7 @@ class TriageView(RoleRequiredMixin, TemplateView):
         items = selectors.triage_queue(user=self.request.user, deployment=deployment)
         ctx.update(
             deployment=deployment,
-            deployments=drift_selectors.deployment_list(),
+            deployments=drift_selectors.deployment_list(user=self.request.user),
             to_label=[i for i in items if i.flag.status == Flag.Status.OPEN],
             to_adjudicate=[i for i in items if i.flag.status == Flag.Status.ADJUDICATION],
             can_act=has_role(self.request.user, SME),
@@ -127,11 +127,11 @@ class FlagListView(RoleRequiredMixin, TemplateView):
             status = None
         deployment = _deployment_filter(self.request)
         ctx.update(
-            flags=selectors.flag_list(deployment=deployment, status=status)[:500],
+            flags=selectors.flag_list(deployment=deployment, status=status, viewer=self.request.user)[:500],
             status=status,
             statuses=Flag.Status.choices,
             deployment=deployment,
-            deployments=drift_selectors.deployment_list(),
+            deployments=drift_selectors.deployment_list(user=self.request.user),
         )
         return ctx
 
@@ -142,7 +142,7 @@ class FlagDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx.update(flag_context(self.request, selectors.flag_get(flag_id=pk)))
+        ctx.update(flag_context(self.request, selectors.flag_get(flag_id=pk, user=self.request.user)))
         return ctx
 
 
@@ -204,7 +204,7 @@ class _FlagAction(RoleRequiredMixin, View):
     done_message = ""
 
     def post(self, request, pk: int):
-        flag = selectors.flag_get(flag_id=pk)
+        flag = selectors.flag_get(flag_id=pk, user=request.user)
         try:
             message = self.act(flag, request.POST)
         except services.FeedbackError as exc:
@@ -216,7 +216,7 @@ class _FlagAction(RoleRequiredMixin, View):
         return reverse("feedback:flag-detail", args=[flag.pk])
 
     def refuse(self, request, flag: Flag, status: int, message: str, form: dict | None = None):
-        ctx = flag_context(request, selectors.flag_get(flag_id=flag.pk), form=form)
+        ctx = flag_context(request, selectors.flag_get(flag_id=flag.pk, user=request.user), form=form)
         ctx["error"] = message
         return render(request, "feedback/flag_detail.html", ctx, status=status)
 
@@ -263,7 +263,7 @@ class AdjudicateView(_FlagAction):
 
 class PromoteView(_FlagAction):
     def post(self, request, pk: int):
-        flag = selectors.flag_get(flag_id=pk)
+        flag = selectors.flag_get(flag_id=pk, user=request.user)
         form = {k: request.POST.get(k, "") for k in ("prompt", "reference_answer", "category", "reason", "tags")}
         tags = [t.strip() for t in form["tags"].split(",") if t.strip()]
         try:
@@ -309,10 +309,10 @@ class AgreementView(RoleRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         deployment = _deployment_filter(self.request)
         ctx.update(
-            report=selectors.agreement_report(deployment=deployment),
+            report=selectors.agreement_report(deployment=deployment, viewer=self.request.user),
             deployment=deployment,
-            deployments=drift_selectors.deployment_list(),
-            adjudications=selectors.adjudicated_flags(deployment=deployment),
+            deployments=drift_selectors.deployment_list(user=self.request.user),
+            adjudications=selectors.adjudicated_flags(deployment=deployment, viewer=self.request.user),
         )
         return ctx
 
@@ -323,7 +323,7 @@ class MetricsView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
         window = self.request.GET.get("window") if self.request.GET.get("window") in selectors.WINDOWS else "weekly"
         days = {"daily": 14, "weekly": 56}[window]
         end = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)

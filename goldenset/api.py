@@ -295,6 +295,33 @@ class VersionDiffApi(_GoldenApi):
         return Response(diff.as_dict())
 
 
+class ItemBulkApproveApi(_GoldenApi):
+    """Approve several items in review in one call: all or nothing, and one golden-set version for the batch
+    (approving an import item by item cut one version per item)."""
+
+    permission_classes = [HasRole(SME)]
+
+    class BulkApproveInputSerializer(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
+        reason = serializers.CharField()
+
+    @extend_schema(request=BulkApproveInputSerializer, responses={200: VersionOutputSerializer})
+    def post(self, request):
+        data = _body(request)
+        serializer = self.BulkApproveInputSerializer(data=data)
+        if not serializer.is_valid():
+            return Response({"detail": "Invalid request.", "errors": serializer.errors}, status=400)
+        ids = list(dict.fromkeys(serializer.validated_data["ids"]))
+        items = selectors.golden_items_by_ids(ids=ids)
+        missing = sorted(set(ids) - {i.pk for i in items})
+        if missing:
+            return Response({"detail": f"ids: no golden item #{missing[0]}.", "errors": {"ids": [f"unknown ids {missing[:20]}"]}},
+                            status=400)
+        version = services.golden_items_approve(items=items, user=request.user,
+                                                reason=serializer.validated_data["reason"])
+        return Response(VersionOutputSerializer(version).data)
+
+
 class RunOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     deployment = serializers.CharField(source="deployment.slug")
@@ -360,12 +387,12 @@ class RunListApi(_GoldenApi):
 
     @extend_schema(responses=RunOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         return Response(RunOutputSerializer(selectors.eval_run_list(deployment=deployment)[:200], many=True).data)
 
     @extend_schema(request=GoldenRunInputSerializer, responses={202: RunOutputSerializer, 400: OpenApiResponse(description="Invalid answers or no endpoint.")})
     def post(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         data = _body(request)
         answers = None
         if "answers" in data:
@@ -416,7 +443,7 @@ class RunDetailApi(_GoldenApi):
 
     @extend_schema(responses=RunOutputSerializer)
     def get(self, request, pk: int):
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=request.user)
         body = RunOutputSerializer(run).data
         body["results"] = ResultOutputSerializer(selectors.eval_result_list(run=run), many=True).data
         return Response(body)
@@ -427,10 +454,10 @@ class RunBaselineApi(_GoldenApi):
 
     @extend_schema(request=ReasonSerializer, responses=RunOutputSerializer)
     def post(self, request, pk: int):
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=request.user)
         data = _body(request)
         run = services.eval_run_set_baseline(run=run, user=request.user, reason=data.get("reason", ""))
-        return Response(RunOutputSerializer(selectors.eval_run_get(pk=run.pk)).data)
+        return Response(RunOutputSerializer(selectors.eval_run_get(pk=run.pk, user=request.user)).data)
 
 
 class ConfigSerializer(serializers.Serializer):
@@ -452,12 +479,12 @@ class ConfigApi(_GoldenApi):
 
     @extend_schema(responses=ConfigSerializer)
     def get(self, request, slug: str):
-        config = services.eval_config_get(deployment=drift_selectors.deployment_get(slug=slug))
+        config = services.eval_config_get(deployment=drift_selectors.deployment_get(slug=slug, user=request.user))
         return Response(ConfigSerializer(config).data)
 
     @extend_schema(request=ConfigSerializer, responses=ConfigSerializer)
     def put(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         data = _body(request)
         serializer = ConfigSerializer(data=data)
         unknown = set(data) - set(ConfigSerializer().fields)
@@ -474,7 +501,7 @@ class CoverageGapsApi(_GoldenApi):
 
     @extend_schema(responses={200: OpenApiResponse(description="samples, uncovered, radius, gaps[size, share, examples]")})
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         report = selectors.coverage_gaps(deployment=deployment)
         return Response({
             "samples": report.samples, "uncovered": report.uncovered, "radius": report.radius,

@@ -4,6 +4,7 @@ from . import api
 
 urlpatterns = [
     path("golden/items", api.ItemListApi.as_view(), name="api-golden-items"),
+    path("golden/items/approve", api.ItemBulkApproveApi.as_view(), name="api-golden-items-approve"),
     path("golden/items/<int:pk>", api.ItemDetailApi.as_view(), name="api-golden-item"),
     path("golden/items/<int:pk>/history", api.ItemHistoryApi.as_view(), name="api-golden-item-history"),
     path("golden/items/<int:pk>/submit", api.ItemSubmitApi.as_view(), name="api-golden-item-submit"),

@@ -15,6 +15,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from drift_app import outbound
+
 
 class LLMError(Exception):
     """The answer could not be obtained; the item is marked errored."""
@@ -67,8 +69,9 @@ class ChatClient:
             headers["Authorization"] = f"Bearer {self.api_key}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read()
+            # outbound.urlopen: an allowed host only, and never a redirect (it would carry the key).
+            with outbound.urlopen(request, timeout=self.timeout_s) as response:
+                raw, status = response.read(), response.status
         except urllib.error.HTTPError as exc:
             raise LLMHTTPError(exc.code, f"HTTP {exc.code} from {self.url}") from None
         except (TimeoutError, socket.timeout):
@@ -83,7 +86,9 @@ class ChatClient:
             data = json.loads(raw)
             content = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise LLMMalformedResponse(f"malformed chat-completions body from {self.url}: {raw[:80]!r}") from None
+            # Status and size only: the reply's bytes would end up in results other roles read.
+            raise LLMMalformedResponse(f"malformed chat-completions body from {self.url} "
+                                       f"({outbound.describe_reply(raw, status=status)})") from None
         if not isinstance(content, str):
             raise LLMMalformedResponse(f"message content from {self.url} is not a string")
         return content
@@ -91,6 +96,10 @@ class ChatClient:
     def complete(self, messages: list[dict]) -> ChatResult:
         """One chat completion with retries; never raises, the error is in the result."""
         started = time.monotonic()
+        # Outbound check at call time (host allowlist), apart from the HTTP code: no attempt is made.
+        problem = outbound.url_problem(self.url)
+        if problem:
+            return ChatResult(None, f"refused: endpoint {problem}", 0, 0)
         attempt = 0
         while True:
             attempt += 1

@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
+from drift_app import outbound
 from drift_app.embeddings import DIMENSIONS
 from drift_app.models import Deployment, ProductionSample
 from drift_app.stats.scoring import DEFAULT_SIMILARITY_THRESHOLD
@@ -187,6 +188,14 @@ class EvalConfig(models.Model):
         return bool(self.endpoint_base_url and self.endpoint_model)
 
     def clean(self) -> None:
+        # Outbound checks (drift_app/outbound.py): an allowed host, and a key variable with the configured
+        # prefix, so an edited configuration cannot send SECRET_KEY (or anything else) anywhere.
+        problem = self.endpoint_base_url and outbound.url_problem(self.endpoint_base_url)
+        if problem:
+            raise ValidationError({"endpoint_base_url": f"endpoint_base_url {problem}"})
+        problem = self.api_key_env and outbound.key_env_problem(self.api_key_env)
+        if problem:
+            raise ValidationError({"api_key_env": f"api_key_env {problem}"})
         if self.judge_enabled and not (self.has_endpoint and self.judge_model):
             raise ValidationError({"judge_model": "the judge needs an endpoint and a judge model"})
         if self.schedule_cron:

@@ -133,8 +133,9 @@ def eval_run_list(*, deployment: Deployment) -> QuerySet[EvalRun]:
     )
 
 
-def eval_run_get(*, pk: int) -> EvalRun:
-    return get_object_or_404(EvalRun.objects.select_related("deployment", "golden_version", "baseline_run"), pk=pk)
+def eval_run_get(*, pk: int, user) -> EvalRun:
+    return get_object_or_404(EvalRun.objects.select_related("deployment", "golden_version", "baseline_run")
+                             .filter(deployment__in=drift_selectors.deployments_visible(user=user)), pk=pk)
 
 
 def eval_baseline_run(*, deployment: Deployment) -> EvalRun | None:

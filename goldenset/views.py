@@ -276,7 +276,7 @@ class RunListView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
         ctx.update(deployment=deployment, runs=selectors.eval_run_list(deployment=deployment)[:200],
                    config=services.eval_config_get(deployment=deployment),
                    can_run=has_role(self.request.user, ML_ENGINEER))
@@ -285,7 +285,7 @@ class RunListView(RoleRequiredMixin, TemplateView):
     def post(self, request, slug: str):
         if not has_role(request.user, ML_ENGINEER):
             return HttpResponse("Only ML engineers start evaluation runs.", status=403)
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         upload = request.FILES.get("answers")
         answers = None
         if upload is not None:
@@ -329,7 +329,7 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=self.request.user)
         baseline_rates = run.baseline_run.category_pass_rates if run.baseline_run else {}
         categories = [(c, rate, baseline_rates.get(c), run.category_counts.get(c, {}))
                       for c, rate in run.category_pass_rates.items()]
@@ -340,7 +340,7 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
     def post(self, request, pk: int):
         if not has_role(request.user, ML_ENGINEER):
             return HttpResponse("Only ML engineers choose the baseline.", status=403)
-        run = selectors.eval_run_get(pk=pk)
+        run = selectors.eval_run_get(pk=pk, user=request.user)
         try:
             services.eval_run_set_baseline(run=run, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:
@@ -356,7 +356,7 @@ class CoverageView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
         ctx.update(deployment=deployment, report=selectors.coverage_gaps(deployment=deployment))
         return ctx
 
@@ -370,7 +370,7 @@ class DeploymentIndexView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         rows = []
-        for d in drift_selectors.deployment_list():
+        for d in drift_selectors.deployment_list(user=self.request.user):
             rows.append((d, selectors.eval_latest_run(deployment=d), selectors.eval_baseline_run(deployment=d)))
         ctx["rows"] = rows
         return ctx

@@ -6,6 +6,9 @@ carol   sme          a second SME (four eyes, agreement)
 charlie compliance   reads verdicts, exports reports
 erin    ml_engineer  runs the system, ingests samples, admin
 mallory (no role)    authenticated but unprivileged
+
+Each persona with a role is a member of the default team (which owns every deployment that names no
+team) with that role; `join_team` adds other users, or other teams.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from drift_app.models import Team, TeamMembership
+from drift_app.services import personal_token_create, team_membership_add
 
 PERSONAS = {
     "alice": "power_user",
@@ -37,13 +42,23 @@ class Personas:
     mallory: User
 
     def api(self, name: str | None) -> APIClient:
-        """An API client authenticated with the persona's token (None: anonymous)."""
+        """An API client authenticated with the persona's personal token (None: anonymous)."""
         client = APIClient()
         if name is not None:
-            user = getattr(self, name)
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {self.token(name)}")
         return client
+
+    def token(self, name: str) -> str:
+        """The persona's personal API token (read and write), made on first use."""
+        secrets = self.__dict__.setdefault("_secrets", {})
+        if name not in secrets:
+            _, secrets[name] = personal_token_create(user=getattr(self, name), name="tests")
+        return secrets[name]
+
+
+def join_team(user: User, role: str, team: Team | None = None) -> TeamMembership:
+    """Make `user` a member of `team` (the default team when None) with `role` (and its role group)."""
+    return team_membership_add(user=user, role=role, team=team)
 
 
 def make_personas() -> Personas:
@@ -52,6 +67,6 @@ def make_personas() -> Personas:
         user = User.objects.create_user(username=name, email=f"{name}@example.org", password=PASSWORD)
         if role:
             # Transactional tests flush the data-migration groups; recreate them when needed.
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
+            join_team(user, role)
         users[name] = user
     return Personas(**users)

@@ -28,3 +28,22 @@ def sample_record(i: int, *, prompt: str | None = None, when: dt.datetime | None
     }
     rec.update(extra)
     return rec
+
+
+def team(**kwargs):
+    """A team other than the default one (the personas' team)."""
+    from drift_app.models import Team
+
+    n = next(_seq)
+    fields = {"name": f"Team {n}", "slug": f"team-{n}"}
+    fields.update(kwargs)
+    return Team.objects.create(**fields)
+
+
+def sample(deployment: Deployment, *, prompt: str = "What is our internal discount code?",
+           response: str = "It is STAFF-ONLY-42."):
+    from drift_app.models import ProductionSample
+
+    n = next(_seq)
+    return ProductionSample.objects.create(deployment=deployment, external_id=f"s-{n}", prompt=prompt,
+                                           response=response, model_version="v1", client_timestamp=timezone.now())

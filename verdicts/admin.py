@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from drift_app.admin import EvidenceReadOnly
+
 from .models import Alert, AlertDelivery, AlertPolicy, RetrainingAdvice, Verdict
 
 
@@ -9,7 +11,7 @@ class AlertPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Verdict)
-class VerdictAdmin(admin.ModelAdmin):
+class VerdictAdmin(EvidenceReadOnly, admin.ModelAdmin):
     list_display = ("deployment", "window_start", "window_end", "verdict_class", "relative_drop_pct", "material_degradation")
     list_filter = ("verdict_class", "material_degradation", "deployment")
     readonly_fields = [f.name for f in Verdict._meta.fields]

@@ -68,18 +68,18 @@ class VerdictListComputeApi(APIView):
 
     @extend_schema(parameters=[WindowFilterSerializer], responses=VerdictOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         filters = WindowFilterSerializer(data=request.query_params)
         if not filters.is_valid():
             return Response({"detail": "Invalid filter.", "errors": filters.errors}, status=400)
-        qs = selectors.verdict_list(deployment=deployment, **filters.validated_data)
+        qs = selectors.verdict_list(deployment=deployment, **filters.validated_data, viewer=request.user)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(VerdictOutputSerializer(page, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: VerdictOutputSerializer})
     def post(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         body = self.InputSerializer(data=request.data)
         if not body.is_valid():
             return Response({"detail": "Invalid window.", "errors": body.errors}, status=400)
@@ -114,11 +114,11 @@ class AlertListApi(APIView):
 
     @extend_schema(parameters=[WindowFilterSerializer], responses=AlertOutputSerializer(many=True))
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         filters = WindowFilterSerializer(data=request.query_params)
         if not filters.is_valid():
             return Response({"detail": "Invalid filter.", "errors": filters.errors}, status=400)
-        qs = selectors.alert_list(deployment=deployment, **filters.validated_data)
+        qs = selectors.alert_list(deployment=deployment, **filters.validated_data, viewer=request.user)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(AlertOutputSerializer(page, many=True).data)
@@ -129,7 +129,7 @@ class AlertDetailApi(APIView):
 
     @extend_schema(responses=AlertOutputSerializer)
     def get(self, request, pk: int):
-        return Response(AlertOutputSerializer(selectors.alert_get(pk=pk)).data)
+        return Response(AlertOutputSerializer(selectors.alert_get(pk=pk, user=request.user)).data)
 
 
 class _AlertActionApi(APIView):
@@ -143,7 +143,7 @@ class _AlertActionApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=AlertOutputSerializer)
     def post(self, request, pk: int):
-        alert = selectors.alert_get(pk=pk)
+        alert = selectors.alert_get(pk=pk, user=request.user)
         body = self.InputSerializer(data=request.data)
         if not body.is_valid():
             return Response({"detail": "A comment is required: say what you checked or did.", "errors": body.errors}, status=400)
@@ -151,7 +151,7 @@ class _AlertActionApi(APIView):
             alert = self.act(alert=alert, user=request.user, comment=body.validated_data["comment"])
         except ValidationError as exc:
             return _error(exc)
-        return Response(AlertOutputSerializer(selectors.alert_get(pk=alert.pk)).data)
+        return Response(AlertOutputSerializer(selectors.alert_get(pk=alert.pk, user=request.user)).data)
 
 
 class AlertAcknowledgeApi(_AlertActionApi):
@@ -171,6 +171,6 @@ class AdviceExportApi(APIView):
 
     @extend_schema(responses={(200, "application/jsonl"): str})
     def get(self, request, pk: int):
-        advice = selectors.retraining_advice_get(pk=pk)
+        advice = selectors.retraining_advice_get(pk=pk, user=request.user)
         return HttpResponse(services.advice_export_jsonl(advice=advice), content_type="application/jsonl; charset=utf-8")
 

@@ -6,10 +6,12 @@ The compliance reports read these models: keep the names and fields stable.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from drift_app import outbound
 from drift_app.models import Deployment
 from drift_app.stats import verdict_rules as rules
 
@@ -80,6 +82,12 @@ class AlertPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Alert policy of {self.deployment.slug}"
+
+    def clean(self) -> None:
+        # Outbound allowlist (drift_app/outbound.py): refuse at save time, not only when an alert fires.
+        problem = self.webhook_url and outbound.url_problem(self.webhook_url)
+        if problem:
+            raise ValidationError({"webhook_url": f"webhook_url {problem}"})
 
 
 class Verdict(models.Model):

@@ -24,10 +24,13 @@ def policy_get(*, deployment: Deployment) -> AlertPolicy:
 
 def verdict_list(
     *, deployment: Deployment | None, start: dt.datetime | None = None, end: dt.datetime | None = None,
-    verdict_class: str | None = None, material_only: bool = False,
+    verdict_class: str | None = None, material_only: bool = False, viewer=None,
 ) -> QuerySet[Verdict]:
-    """Verdicts whose window overlaps [start, end), oldest first. deployment=None: every deployment."""
+    """Verdicts whose window overlaps [start, end), oldest first (current versions only). deployment=None: every
+    deployment (of the viewer's teams when `viewer` is given)."""
     qs = Verdict.objects.select_related("deployment").filter(superseded_at__isnull=True)
+    if viewer is not None:
+        qs = qs.filter(deployment__in=drift_selectors.deployments_visible(user=viewer))
     if verdict_class:
         qs = qs.filter(verdict_class=verdict_class)
     if material_only:
@@ -41,8 +44,9 @@ def verdict_list(
     return qs.order_by("window_start", "id")
 
 
-def verdict_get(*, pk: int) -> Verdict:
-    return get_object_or_404(Verdict.objects.select_related("deployment"), pk=pk)
+def verdict_get(*, pk: int, user) -> Verdict:
+    return get_object_or_404(Verdict.objects.select_related("deployment")
+                             .filter(deployment__in=drift_selectors.deployments_visible(user=user)), pk=pk)
 
 
 def verdict_latest(*, deployment: Deployment) -> Verdict | None:
@@ -51,12 +55,15 @@ def verdict_latest(*, deployment: Deployment) -> Verdict | None:
 
 def alert_list(
     *, deployment: Deployment | None, start: dt.datetime | None = None, end: dt.datetime | None = None,
-    status: str | None = None, tier: str | None = None, open_only: bool = False,
+    status: str | None = None, tier: str | None = None, open_only: bool = False, viewer=None,
 ) -> QuerySet[Alert]:
-    """Alerts open at any time in [start, end), newest first. deployment=None: every deployment."""
+    """Alerts open at any time in [start, end), newest first. deployment=None: every deployment (of the
+    viewer's teams when `viewer` is given)."""
     qs = Alert.objects.select_related(
         "deployment", "opened_by_verdict", "acknowledged_by", "resolved_by"
     )
+    if viewer is not None:
+        qs = qs.filter(deployment__in=drift_selectors.deployments_visible(user=viewer))
     if deployment is not None:
         qs = qs.filter(deployment=deployment)
     if start is not None:
@@ -88,9 +95,10 @@ def alert_list_for_windows(*, deployment: Deployment | None, start: dt.datetime,
     return qs.filter(concerning | legacy | still_open).order_by("window_start", "opened_at", "id")
 
 
-def alert_get(*, pk: int) -> Alert:
+def alert_get(*, pk: int, user) -> Alert:
     return get_object_or_404(
-        Alert.objects.select_related("deployment", "opened_by_verdict", "last_verdict", "acknowledged_by", "resolved_by"),
+        Alert.objects.select_related("deployment", "opened_by_verdict", "last_verdict", "acknowledged_by", "resolved_by")
+        .filter(deployment__in=drift_selectors.deployments_visible(user=user)),
         pk=pk,
     )
 
@@ -103,15 +111,18 @@ def alert_delivery_list(*, alert: Alert) -> QuerySet[AlertDelivery]:
     return alert.deliveries.order_by("at", "id")
 
 
-def retraining_advice_list(*, deployment: Deployment | None = None) -> QuerySet[RetrainingAdvice]:
+def retraining_advice_list(*, deployment: Deployment | None = None, viewer=None) -> QuerySet[RetrainingAdvice]:
     qs = RetrainingAdvice.objects.select_related("deployment", "verdict").filter(verdict__superseded_at__isnull=True)
+    if viewer is not None:
+        qs = qs.filter(deployment__in=drift_selectors.deployments_visible(user=viewer))
     if deployment is not None:
         qs = qs.filter(deployment=deployment)
     return qs.order_by("-verdict__window_start", "-id")
 
 
-def retraining_advice_get(*, pk: int) -> RetrainingAdvice:
-    return get_object_or_404(RetrainingAdvice.objects.select_related("deployment", "verdict"), pk=pk)
+def retraining_advice_get(*, pk: int, user) -> RetrainingAdvice:
+    return get_object_or_404(RetrainingAdvice.objects.select_related("deployment", "verdict")
+                             .filter(deployment__in=drift_selectors.deployments_visible(user=user)), pk=pk)
 
 
 # --- Evidence for a verdict ---------------------------------------------------------------------

@@ -734,7 +734,7 @@ def verdicts_scheduled(*, now: dt.datetime | None = None) -> list[Verdict]:
     from drift_app.services import last_complete_window
 
     out = []
-    for deployment in drift_selectors.deployment_list():
+    for deployment in drift_selectors.deployment_all():
         start, end = last_complete_window(deployment=deployment, now=now or timezone.now())
         policy = selectors.policy_get(deployment=deployment)
         step = end - start

@@ -45,8 +45,8 @@ class DashboardView(BadRequestMixin, RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = drift_selectors.deployment_get(slug=slug)
-        verdicts = list(selectors.verdict_list(deployment=deployment))
+        deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
+        verdicts = list(selectors.verdict_list(deployment=deployment, viewer=self.request.user))
         chosen = None
         wanted = self.request.GET.get("window", "")
         if wanted:
@@ -66,8 +66,8 @@ class DashboardView(BadRequestMixin, RoleRequiredMixin, TemplateView):
             chosen=chosen,
             series=selectors.dashboard_series(verdicts=verdicts, deployment=deployment),
             prompt_map=selectors.prompt_map(deployment=deployment, verdict=chosen),
-            alerts=selectors.alert_list(deployment=deployment)[:50],
-            advice=selectors.retraining_advice_list(deployment=deployment)[:10],
+            alerts=selectors.alert_list(deployment=deployment, viewer=self.request.user)[:50],
+            advice=selectors.retraining_advice_list(deployment=deployment, viewer=self.request.user)[:10],
             policy=selectors.policy_get(deployment=deployment),
             can_respond=has_role(self.request.user, *RESPONDERS),
             can_export=has_role(self.request.user, *CURATORS),
@@ -89,7 +89,7 @@ class VerdictListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
             verdict_class_filter = verdict_class or None
         material = self.request.GET.get("material") == "1"
         qs = selectors.verdict_list(
-            deployment=None, verdict_class=verdict_class_filter, material_only=material
+            deployment=None, verdict_class=verdict_class_filter, material_only=material, viewer=self.request.user,
         ).order_by("-window_start", "deployment__name")
         ctx.update(verdicts=qs[:500], verdict_class=verdict_class, material=material, classes=VerdictClass.choices)
         return ctx
@@ -100,7 +100,7 @@ class VerdictDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        verdict = selectors.verdict_get(pk=pk)
+        verdict = selectors.verdict_get(pk=pk, user=self.request.user)
         ctx.update(
             verdict=verdict, alerts=verdict.opened_alerts.all(),
             evidence=verdict.inputs.get("evidence") or [],
@@ -127,7 +127,8 @@ class AlertListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
             self.bad_request = "; ".join(problems)
             status = tier = ""
         ctx.update(
-            alerts=selectors.alert_list(deployment=None, status=status or None, tier=tier or None)[:500],
+            alerts=selectors.alert_list(deployment=None, status=status or None, tier=tier or None,
+                                        viewer=self.request.user)[:500],
             status=status, tier=tier, statuses=Alert.Status.choices, tiers=Alert.Tier.choices,
             title="Alerts",
         )
@@ -141,7 +142,8 @@ class ReviewQueueView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["alerts"] = selectors.alert_list(deployment=None, tier=Alert.Tier.REVIEW, open_only=True)
+        ctx["alerts"] = selectors.alert_list(deployment=None, tier=Alert.Tier.REVIEW, open_only=True,
+                                             viewer=self.request.user)
         ctx["can_respond"] = has_role(self.request.user, *RESPONDERS)
         return ctx
 
@@ -152,7 +154,7 @@ class AlertDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        alert = selectors.alert_get(pk=pk)
+        alert = selectors.alert_get(pk=pk, user=self.request.user)
         ctx.update(
             alert=alert, deliveries=selectors.alert_delivery_list(alert=alert),
             can_respond=has_role(self.request.user, *RESPONDERS),
@@ -172,7 +174,7 @@ class _AlertActionView(RoleRequiredMixin, TemplateView):
         raise NotImplementedError
 
     def post(self, request, pk: int):
-        alert = selectors.alert_get(pk=pk)
+        alert = selectors.alert_get(pk=pk, user=request.user)
         try:
             self.act(alert=alert, user=request.user, comment=request.POST.get("comment", ""))
         except ValidationError as exc:
@@ -206,7 +208,7 @@ class AdviceDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["advice"] = selectors.retraining_advice_get(pk=pk)
+        ctx["advice"] = selectors.retraining_advice_get(pk=pk, user=self.request.user)
         ctx["can_export"] = has_role(self.request.user, *CURATORS)
         return ctx
 
@@ -215,7 +217,7 @@ class AdviceExportView(RoleRequiredMixin, View):
     allowed_roles = CURATORS
 
     def get(self, request, pk: int):
-        advice = selectors.retraining_advice_get(pk=pk)
+        advice = selectors.retraining_advice_get(pk=pk, user=request.user)
         body = services.advice_export_jsonl(advice=advice)
         response = HttpResponse(body, content_type="application/jsonl; charset=utf-8")
         name = f"{advice.deployment.slug}-new-topics-{advice.verdict.window_start:%Y-%m-%d}.jsonl"

@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable
 
+from drift_app import outbound
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -35,6 +37,10 @@ def post_json(
         raise ValueError("attempts must be at least 1")
     if not url.startswith(("http://", "https://")):
         return [Attempt(1, None, False, f"not an http(s) URL: {url!r}")]
+    # Host allowlist (drift_app/outbound.py): a refused URL is reported, never called.
+    problem = outbound.url_problem(url)
+    if problem:
+        return [Attempt(1, None, False, f"refused: webhook URL {problem}")]
     data = json.dumps(body).encode()
     out: list[Attempt] = []
     for n in range(1, attempts + 1):
@@ -44,7 +50,7 @@ def post_json(
         )
         status: int | None = None
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with outbound.urlopen(request, timeout=timeout) as response:  # never follows redirects
                 status = response.status
                 response.read(65536)
             out.append(Attempt(n, status, 200 <= status < 300, ""))

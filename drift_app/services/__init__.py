@@ -4,11 +4,13 @@
 - deployments.py  deployment creation (with its drift schedule)
 - drift.py        baselines, calibration, drift runs and their schedule
 - retention.py    purging old samples while keeping evidence
+- teams.py        team memberships
+- keys.py         personal API tokens and ingestion keys (hashed, scoped, expiring, revocable)
 
 Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
 """
 
-from .deployments import deployment_create
+from .deployments import DEPLOYMENT_SETTINGS, deployment_create, deployment_update
 from .drift import (
     MAX_WINDOW_VECTORS,
     TARGET_COLUMNS,
@@ -31,10 +33,14 @@ from .samples import (
     samples_ingest,
     samples_store_vectors,
 )
+from .keys import api_key_revoke, ingestion_key_create, personal_token_create
+from .teams import team_membership_add
 
 __all__ = [
     "MAX_WINDOW_VECTORS", "SAMPLE_TABLE", "TARGET_COLUMNS", "IngestResult", "IngestedSample",
     "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
     "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
+    "team_membership_add", "deployment_update", "DEPLOYMENT_SETTINGS",
+    "api_key_revoke", "ingestion_key_create", "personal_token_create",
 ]

@@ -167,7 +167,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="driftdesk@localhost"
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Hashed personal tokens and ingestion keys (drift_app/authentication.py); DRF's plaintext tokens are gone.
+        "drift_app.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -209,6 +210,22 @@ DRIFTDESK_WEBHOOK_TIMEOUT = _float("DRIFTDESK_WEBHOOK_TIMEOUT", 5.0, lo=0.1, hi=
 DRIFTDESK_WEBHOOK_BACKOFF = _float("DRIFTDESK_WEBHOOK_BACKOFF", 1.0, lo=0.0, hi=60)
 # Absolute links in alert e-mails and webhook messages.
 DRIFTDESK_BASE_URL = env.str("DRIFTDESK_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Outbound calls (evaluation endpoints, LLM judges, webhooks): see drift_app/outbound.py --------
+# Hosts the app may call. Empty by default: a fresh install makes no outbound call until an
+# administrator names a host. "llm.internal" allows that host only; ".example.com" its subdomains too.
+DRIFTDESK_OUTBOUND_ALLOWED_HOSTS = [h.strip().lower() for h in env.list("DRIFTDESK_OUTBOUND_ALLOWED_HOSTS", default=[])
+                                    if h.strip()]
+for _host in DRIFTDESK_OUTBOUND_ALLOWED_HOSTS:
+    if not __import__("re").fullmatch(r"\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:]+\]", _host):
+        raise ImproperlyConfigured(f"DRIFTDESK_OUTBOUND_ALLOWED_HOSTS: {_host!r} is not a host name")
+# API keys for outbound calls are read only from environment variables whose names start with this
+# prefix, so a configuration edited through the API can never name SECRET_KEY or DATABASE_URL.
+DRIFTDESK_API_KEY_ENV_PREFIX = env.str("DRIFTDESK_API_KEY_ENV_PREFIX", default="DRIFTDESK_LLM_KEY_")
+if not __import__("re").fullmatch(r"[A-Z][A-Z0-9_]{3,}_", DRIFTDESK_API_KEY_ENV_PREFIX):
+    raise ImproperlyConfigured(
+        "DRIFTDESK_API_KEY_ENV_PREFIX must be upper-case letters, digits and underscores ending in '_' "
+        f"(at least 5 characters), got {DRIFTDESK_API_KEY_ENV_PREFIX!r}")
 
 # --- Embeddings ---------------------------------------------------------------------------------
 DRIFTDESK_EMBED_BATCH_SIZE = _int("DRIFTDESK_EMBED_BATCH_SIZE", 128, minimum=1)

@@ -8,6 +8,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 _redis = f"redis://127.0.0.1:{os.environ.get('DRIFTDESK_TEST_REDIS_PORT', '6399')}"
 os.environ.setdefault("CELERY_BROKER_URL", f"{_redis}/0")
 os.environ.setdefault("CACHE_URL", f"{_redis}/1")
+# Tests talk to fake model servers and webhooks on 127.0.0.1 only; nothing else is allowed.
+os.environ.setdefault("DRIFTDESK_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
 
 from .base import *  # noqa: E402,F403
 

@@ -34,12 +34,12 @@ def feedback_home(context):
     user = context["request"].user
     ctx = {"is_power_user": has_role(user, POWER_USER), "is_reader": has_role(user, SME, COMPLIANCE, ML_ENGINEER)}
     if ctx["is_power_user"]:
-        mine = selectors.flag_list(user=user)
+        mine = selectors.flag_list(user=user, viewer=user)
         ctx["mine_total"] = mine.count()
         ctx["mine_resolved"] = mine.filter(status=Flag.Status.RESOLVED).count()
     if ctx["is_reader"]:
-        ctx["open"] = Flag.objects.filter(status=Flag.Status.OPEN).count()
-        ctx["adjudication"] = Flag.objects.filter(status=Flag.Status.ADJUDICATION).count()
+        ctx["open"] = selectors.flag_list(status=Flag.Status.OPEN, viewer=user).count()
+        ctx["adjudication"] = selectors.flag_list(status=Flag.Status.ADJUDICATION, viewer=user).count()
         ctx["is_sme"] = has_role(user, SME)
     return ctx
 

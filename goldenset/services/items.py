@@ -197,11 +197,32 @@ def golden_item_submit(*, item: GoldenItem, user, reason: str) -> GoldenItem:
     return item
 
 
-def _approve_one(item: GoldenItem, *, user, reason: str, now) -> GoldenItem:
+def _text_writers_since_approval(item_ids: list[int]) -> dict[int, set[int]]:
+    """Per item, the users who wrote or edited its text since its last approval (one query for a batch)."""
+    writers: dict[int, set[int]] = {pk: set() for pk in item_ids}
+    rows = (GoldenItemEvent.objects.filter(item_id__in=item_ids,
+                                           action__in=[Action.CREATED, Action.UPDATED, Action.APPROVED])
+            .order_by("id").values_list("item_id", "action", "user_id"))
+    for item_id, action, user_id in rows:
+        if action == Action.APPROVED:
+            writers[item_id] = set()  # an approval closes the review of everything written before it
+        else:
+            writers[item_id].add(user_id)
+    return writers
+
+
+def _approve_one(item: GoldenItem, *, user, reason: str, now, writers: set[int] | None = None) -> GoldenItem:
     if item.status != Status.IN_REVIEW:
         raise ValidationError(f"Item #{item.pk} is {item.get_status_display().lower()}; only items in review can be approved.")
     if item.author_id == user.pk:
         raise ValidationError(f"Four eyes: you wrote item #{item.pk}, so another SME must approve it.")
+    # Four eyes against every editor, not only the author (the database trigger of migration
+    # goldenset.0003 holds the same rule against anything that bypasses this service).
+    if writers is None:
+        writers = _text_writers_since_approval([item.pk])[item.pk]
+    if user.pk in writers:
+        raise ValidationError(f"Four eyes: you edited item #{item.pk} since its last approval, "
+                              "so another SME must approve it.")
     if item_pii_blocks(item):
         raise ValidationError(_pii_message(item))
     item.status, item.approver, item.approved_at, item.updated_at = Status.APPROVED, user, now, now
@@ -227,8 +248,9 @@ def golden_items_approve(*, items: list[GoldenItem], user, reason: str) -> Golde
         raise ValidationError("Select at least one item to approve.")
     now = timezone.now()
     locked = list(GoldenItem.objects.select_for_update().filter(pk__in=[i.pk for i in items]).order_by("pk"))
+    writers = _text_writers_since_approval([i.pk for i in locked])
     for item in locked:
-        _approve_one(item, user=user, reason=reason, now=now)
+        _approve_one(item, user=user, reason=reason, now=now, writers=writers[item.pk])
     return golden_version_create(user=user, reason=f"Approved {len(locked)} item(s): {reason}")
 
 

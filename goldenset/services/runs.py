@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from drift_app import outbound
 from drift_app.models import Deployment
 from drift_app.stats import scoring
 
@@ -100,7 +100,8 @@ def eval_run_create(
 
 
 def _client(config: EvalConfig, *, model: str) -> ChatClient:
-    key = os.environ.get(config.api_key_env, "") if config.api_key_env else ""
+    # Only variables named with the configured prefix (drift_app/outbound.py); raises OutboundRefused.
+    key = outbound.api_key(config.api_key_env)
     return ChatClient(base_url=config.endpoint_base_url, model=model, api_key=key, timeout_s=config.timeout_s,
                       max_retries=config.max_retries, concurrency=config.concurrency)
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 
 from feedback.models import Flag
+from tests.base import join_team
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def test_two_power_users_may_flag_the_same_answer(personas, samples, django_user
     from django.contrib.auth.models import Group
 
     dave = django_user_model.objects.create_user("dave")
-    dave.groups.add(Group.objects.get(name="power_user"))
+    join_team(dave, "power_user")  # a member of the personas' team
     from rest_framework.test import APIClient
 
     other = APIClient()
@@ -76,7 +77,7 @@ def test_the_rate_limit_counts_per_user(personas, samples, django_user_model):
     from rest_framework.test import APIClient
 
     dave = django_user_model.objects.create_user("dave")
-    dave.groups.add(Group.objects.get(name="power_user"))
+    join_team(dave, "power_user")  # a member of the personas' team
     other = APIClient()
     other.force_authenticate(dave)
     assert post(personas.api("alice"), {"sample_id": samples[0].pk, "reason": "other"}).status_code == 201
@@ -127,7 +128,7 @@ def test_a_power_user_sees_only_their_own_flags_and_what_became_of_them(personas
     from feedback import services
 
     dave = django_user_model.objects.create_user("dave")
-    dave.groups.add(Group.objects.get(name="power_user"))
+    join_team(dave, "power_user")  # a member of the personas' team
     other = services.flag_create(sample=samples[1], user=dave, reason="other")
     services.flag_claim(flag=flag, user=personas.bob)
     services.flag_label(flag=flag, user=personas.bob, label="confirmed_bad", comment="Menu moved.")

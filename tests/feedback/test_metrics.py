@@ -9,6 +9,7 @@ import pytest
 from drift_app.stats.agreement import wilson_interval
 from feedback import selectors, services
 from tests import factories
+from tests.base import join_team
 
 from .conftest import make_samples
 
@@ -23,7 +24,7 @@ def scenario(personas, deployment, django_user_model):
     from django.contrib.auth.models import Group
 
     dave = django_user_model.objects.create_user("dave")
-    dave.groups.add(Group.objects.get(name="power_user"))
+    join_team(dave, "power_user")  # a member of the personas' team
     day1 = make_samples(deployment, 10, start=T0 + dt.timedelta(hours=1), step=dt.timedelta(hours=1), prefix="d1")
     make_samples(deployment, 5, start=T0 + dt.timedelta(days=1, hours=1), prefix="d2")
     bad = services.flag_create(sample=day1[0], user=personas.alice, reason="incorrect")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from drift_app import services as drift_services
 from feedback import selectors, services
 from feedback.models import DeploymentFeedbackSettings, Flag
+from tests.base import join_team
 
 from .conftest import make_samples
 
@@ -216,7 +217,7 @@ def test_the_queue_ranks_flags_on_near_identical_answers_first_then_severity_the
     users = [personas.alice]
     for name in ("dave", "eve"):
         u = django_user_model.objects.create_user(name)
-        u.groups.add(group)
+        join_team(u, "power_user")
         users.append(u)
     samples = make_samples(deployment, 5)
     rng = np.random.default_rng(0)

@@ -73,7 +73,7 @@ def test_the_baseline_can_be_moved_to_another_run(deployment, golden, personas):
 
 
 def configure(deployment, server, **extra):
-    fields = dict(endpoint_base_url=server.url, endpoint_model="acme-ft-v4", api_key_env="GOLDEN_TEST_KEY",
+    fields = dict(endpoint_base_url=server.url, endpoint_model="acme-ft-v4", api_key_env="DRIFTDESK_LLM_KEY_GOLDEN_TEST",
                   timeout_s=0.5, max_retries=2, concurrency=4)
     fields.update(extra)
     return services.eval_config_update(deployment=deployment, **fields)
@@ -85,7 +85,7 @@ def fast_client(server, **kw):
 
 
 def test_answers_come_from_the_endpoint_with_the_key_from_the_environment(deployment, golden, model_server, monkeypatch):
-    monkeypatch.setenv("GOLDEN_TEST_KEY", "sk-secret")
+    monkeypatch.setenv("DRIFTDESK_LLM_KEY_GOLDEN_TEST", "sk-secret")
     model_server.answers = {i.prompt: a for i, a in zip(golden, GOOD)}
     configure(deployment, model_server)
     run = services.eval_run_create(deployment=deployment, queue=False)

@@ -109,11 +109,11 @@ def test_only_ml_engineers_start_runs_and_everybody_reads_them(personas, golden,
 
 def test_only_ml_engineers_configure_the_endpoint_and_the_key_is_never_stored(personas, deployment):
     url = f"/api/v1/deployments/{deployment.slug}/golden/config"
-    body = {"endpoint_base_url": "http://127.0.0.1:9/v1", "endpoint_model": "m", "api_key_env": "ACME_KEY",
+    body = {"endpoint_base_url": "http://127.0.0.1:9/v1", "endpoint_model": "m", "api_key_env": "DRIFTDESK_LLM_KEY_ACME",
             "similarity_threshold": 0.85}
     assert personas.api("bob").put(url, data=json.dumps(body), content_type="application/json").status_code == 403
     r = personas.api("erin").put(url, data=json.dumps(body), content_type="application/json")
-    assert r.status_code == 200 and r.json()["api_key_env"] == "ACME_KEY"
+    assert r.status_code == 200 and r.json()["api_key_env"] == "DRIFTDESK_LLM_KEY_ACME"
     r = personas.api("erin").put(url, data=json.dumps({"similarity_threshold": 2}), content_type="application/json")
     assert r.status_code == 400
 

@@ -9,7 +9,7 @@ from drift_app import selectors as drift_selectors
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, SME, has_role
 
 from .. import selectors
-from ..models import Alert, Verdict
+from ..models import Alert
 
 register = template.Library()
 
@@ -34,16 +34,16 @@ def verdicts_home(context):
     }
     if not (ctx["is_ml_engineer"] or ctx["is_sme"] or ctx["is_compliance"]):
         return ctx
-    ctx["open_code_red"] = Alert.objects.filter(closed_at__isnull=True, tier=Alert.Tier.CODE_RED).count()
-    ctx["open_review"] = Alert.objects.filter(closed_at__isnull=True, tier=Alert.Tier.REVIEW).count()
+    ctx["open_code_red"] = selectors.alert_list(deployment=None, tier=Alert.Tier.CODE_RED, open_only=True, viewer=user).count()
+    ctx["open_review"] = selectors.alert_list(deployment=None, tier=Alert.Tier.REVIEW, open_only=True, viewer=user).count()
     if ctx["is_ml_engineer"]:
         rows = []
-        for d in drift_selectors.deployment_list():
+        for d in drift_selectors.deployment_list(user=user):
             latest = selectors.verdict_latest(deployment=d)
             prompts = ((latest.inputs.get("drift") or {}).get("prompts") or {}) if latest else {}
             rows.append({
                 "deployment": d, "latest": latest,
-                "open_alerts": selectors.alert_list(deployment=d, open_only=True),
+                "open_alerts": selectors.alert_list(deployment=d, open_only=True, viewer=user),
                 "js": prompts.get("js"), "js_threshold": prompts.get("js_threshold"),
                 "novel_share": prompts.get("novel_share"),
             })
@@ -52,11 +52,11 @@ def verdicts_home(context):
         from goldenset import selectors as golden_selectors
 
         ctx["golden_to_review"] = golden_selectors.golden_review_queue(user=user).filter(own=0).count()
-        ctx["deployments"] = drift_selectors.deployment_list()
+        ctx["deployments"] = drift_selectors.deployment_list(user=user)
     if ctx["is_compliance"]:
-        ctx["recent_verdicts"] = selectors.verdict_list(deployment=None).order_by("-window_start", "deployment__name")[:8]
+        ctx["recent_verdicts"] = selectors.verdict_list(deployment=None, viewer=user).order_by("-window_start", "deployment__name")[:8]
         ctx["material"] = (
-            Verdict.objects.filter(material_degradation=True, superseded_at__isnull=True).select_related("deployment").order_by("-window_start")[:8]
+            selectors.verdict_list(deployment=None, material_only=True, viewer=user).order_by("-window_start")[:8]
         )
         ctx["reports_url"] = _first_url("compliance:report-list", "compliance:reports", "compliance:index")
     return ctx

@@ -67,6 +67,7 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save()
                 user.groups.set([group])
+                services.team_membership_add(user=user, role=role)
                 out.setdefault(role, []).append(user)
                 lines.append(f"  {name:<8} {role:<12} {password}")
         self.stdout.write("Demo users (username, role, password):\n" + "\n".join(lines))
