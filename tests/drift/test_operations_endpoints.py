@@ -26,9 +26,9 @@ def _metric(text: str, name: str, labels: str = "") -> float:
     raise AssertionError(f"{name}{labels} not in metrics:\n{text[:2000]}")
 
 
-def test_healthz_answers_anyone_without_touching_data(client, django_assert_num_queries):
-    with django_assert_num_queries(0):
-        response = client.get("/healthz")
+def test_healthz_answers_anyone_without_touching_data(client):
+    # No django_db mark: any database access in this request would raise.
+    response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "alive"}
 
