@@ -41,8 +41,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=drift_app.settings.base \
     HF_HUB_OFFLINE=1 \
-    STATIC_ROOT=/app/staticfiles \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    STATIC_ROOT=/app/staticfiles
 # Static files are collected at build time; the settings need their required variables even then,
 # so this one command gets placeholders (nothing connects to them).
 RUN DATABASE_URL=postgres://build@127.0.0.1:1/build CELERY_BROKER_URL=redis://127.0.0.1:1/0 \

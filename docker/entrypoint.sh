@@ -1,14 +1,18 @@
 #!/bin/sh
 # One image, several roles: web | worker-default | worker-embeddings | beat | migrate | manage ARGS...
 set -eu
-rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 role="${1:-web}"
 [ "$#" -gt 0 ] && shift
 case "$role" in
   web)
+    # gunicorn's workers share their metrics through files (prometheus-client multiprocess mode),
+    # emptied at every start.
+    export PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    # No gunicorn access log: Django writes one JSON line per request, with its request id.
     exec gunicorn drift_app.wsgi:application --bind "${WEB_BIND:-0.0.0.0:8000}" \
       --workers "${WEB_CONCURRENCY:-2}" --timeout "${WEB_TIMEOUT:-120}" \
-      --access-logfile - --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" "$@" ;;
+      --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" "$@" ;;
   worker-default)
     exec celery -A drift_app.celery worker -Q default --concurrency "${WORKER_CONCURRENCY:-2}" \
       --hostname "default@%h" --loglevel "${LOG_LEVEL:-INFO}" "$@" ;;

@@ -35,6 +35,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("driftdesk.access")
 
 # --- Request ids --------------------------------------------------------------------------------
 
@@ -75,8 +76,14 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = rid
+            seconds = time.perf_counter() - started
             REQUESTS.labels(request.method, str(response.status_code)).inc()
-            REQUEST_SECONDS.labels(request.method).observe(time.perf_counter() - started)
+            REQUEST_SECONDS.labels(request.method).observe(seconds)
+            # The access log: one line per request (JSON in production), never the query string or body.
+            access_logger.info("%s %s %s", request.method, request.path, response.status_code, extra={
+                "method": request.method, "path": request.path, "status": response.status_code,
+                "seconds": round(seconds, 4),
+            })
             return response
         finally:
             _request_id.reset(token)

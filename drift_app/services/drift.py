@@ -138,7 +138,9 @@ def drift_runs_create(
     for target in targets:
         if target not in TARGET_COLUMNS:
             raise ValidationError({"target": f"unknown target {target!r}; use prompts, responses or both"})
-    baseline = Baseline.objects.filter(deployment=deployment, is_active=True, status=Baseline.Status.FITTED).first()
+    # Only the compute path reads the fitted artifacts (megabytes); here the row is a foreign key.
+    baseline = (Baseline.objects.filter(deployment=deployment, is_active=True, status=Baseline.Status.FITTED)
+                .defer("prompt_artifact", "response_artifact", "sample_ids").first())
     if baseline is None:
         raise ValidationError({"baseline": f"deployment {deployment.slug} has no fitted baseline yet; create one first"})
     runs = [
