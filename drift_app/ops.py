@@ -192,17 +192,13 @@ def _collect_queues() -> Iterable[Metric]:
 
 
 def _collect_core() -> Iterable[Metric]:
-    from django.db.models import Count, Sum
+    from . import selectors
 
-    from .models import DriftRun, ProductionSample
-
-    # Counted through the partial index on unembedded samples: cheap however large the table.
-    backlog = ProductionSample.objects.filter(prompt_embedding__isnull=True).count()
-    yield GaugeMetricFamily("driftdesk_embedding_backlog", "Samples waiting for a vector", value=backlog)
-    done = DriftRun.objects.filter(duration_seconds__isnull=False).aggregate(n=Count("id"), s=Sum("duration_seconds"))
-    yield GaugeMetricFamily("driftdesk_drift_run_seconds_count", "Drift runs computed", value=done["n"] or 0)
-    yield GaugeMetricFamily("driftdesk_drift_run_seconds_sum", "Seconds spent computing drift runs",
-                            value=float(done["s"] or 0.0))
+    yield GaugeMetricFamily("driftdesk_embedding_backlog", "Samples waiting for a vector",
+                            value=selectors.embedding_backlog_count())
+    runs, seconds = selectors.drift_run_duration_totals()
+    yield GaugeMetricFamily("driftdesk_drift_run_seconds_count", "Drift runs computed", value=runs)
+    yield GaugeMetricFamily("driftdesk_drift_run_seconds_sum", "Seconds spent computing drift runs", value=seconds)
 
 
 register_collector(_collect_core)

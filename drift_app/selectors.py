@@ -171,3 +171,19 @@ def evidence_sample_ids(*, deployment: Deployment) -> set[int]:
             .values_list(field.attname, flat=True)
         )
     return ids
+
+
+def embedding_backlog_count() -> int:
+    """Samples still without a vector, across deployments (/metrics); served by the partial index
+    `sample_unembedded`, so cheap however large the table."""
+    return ProductionSample.objects.filter(prompt_embedding__isnull=True).count()
+
+
+def drift_run_duration_totals() -> tuple[int, float]:
+    """(drift runs computed, seconds spent computing them), across deployments (/metrics)."""
+    from django.db.models import Count, Sum
+
+    from .models import DriftRun
+
+    done = DriftRun.objects.filter(duration_seconds__isnull=False).aggregate(n=Count("id"), s=Sum("duration_seconds"))
+    return done["n"] or 0, float(done["s"] or 0.0)
