@@ -5,9 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: setup system-deps venv migrate demo demo-reset stop status test bench lint lint-imports
+.PHONY: setup system-deps venv migrate demo demo-reset stop status test bench lint lint-imports docker-images bench-scale
 
 setup: venv system-deps
+
+# Development mode (embedded PostgreSQL, local Redis, defaults for the production-required variables)
+# only for what runs on a developer's machine; anything else must be configured (README, "Deploy").
+demo demo-reset migrate stop status test bench lint-imports: export DEVELOPMENT_MODE = true
 
 venv: $(STAMP)
 
@@ -63,8 +67,19 @@ status:
 lint-imports: venv
 	$(VENV)/bin/lint-imports
 
+# tests/deploy builds the docker/ images and runs the compose stack (Docker Engine started when needed;
+# skipped with the reason where Docker cannot run, failing under CI=true).
 test: setup lint-imports
 	$(PY) -m pytest
 
+# The production images, built here without a registry (docker/base-images.sh), as the deploy test does.
+docker-images:
+	$(PY) -m tests.deploy.stack build
+
 bench: setup
-	@for f in bench/[a-z]*.py; do $(PY) $$f || exit 1; done
+	@for f in bench/[a-z]*.py; do [ $$f = bench/scale.py ] || $(PY) $$f || exit 1; done
+
+# Hours and ~40 GB of disk at its default 10M samples; `make bench-scale SCALE_ARGS="--samples 500000"`.
+bench-scale: export DEVELOPMENT_MODE = true
+bench-scale: setup
+	$(PY) bench/scale.py $(SCALE_ARGS)

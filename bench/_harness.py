@@ -14,6 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Benchmarks run on a developer machine: embedded PostgreSQL and scratch Redis (settings, "Production mode").
+os.environ.setdefault("DEVELOPMENT_MODE", "true")
 
 
 def free_port() -> int:

@@ -7,3 +7,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drift_app.settings.base")
 app = Celery("driftdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Task durations and failures go to /metrics through Redis (drift_app/ops.py), from every worker.
+from drift_app.ops import connect_task_signals  # noqa: E402
+
+connect_task_signals()

@@ -5,7 +5,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from .embeddings import DIMENSIONS, MODEL_NAME
 
@@ -151,15 +151,9 @@ class ProductionSample(models.Model):
                 fields=["received_at"], name="sample_unembedded",
                 condition=models.Q(prompt_embedding__isnull=True),
             ),
-            # Cosine, not L2: the encoder's output is L2-normalised, so the HNSW index uses vector_cosine_ops.
-            HnswIndex(
-                name="sample_prompt_hnsw", fields=["prompt_embedding"],
-                m=16, ef_construction=64, opclasses=["vector_cosine_ops"],
-            ),
-            HnswIndex(
-                name="sample_response_hnsw", fields=["response_embedding"],
-                m=16, ef_construction=64, opclasses=["vector_cosine_ops"],
-            ),
+            # No HNSW index on the sample vectors: no query looks for a sample's nearest neighbours (drift
+            # statistics read whole windows; near-duplicate checks compare given pairs), and two HNSW
+            # indexes cost every embedding write and every COPY. Golden items keep theirs (goldenset).
         ]
 
     def __str__(self) -> str:

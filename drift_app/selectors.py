@@ -114,10 +114,15 @@ def sample_vectors(
     end: dt.datetime | None = None,
     sample_ids: list[int] | None = None,
     limit: int | None = None,
+    at_most: int | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vectors of one deployment's samples as (ids (n,), float32 (n, 384)), in one binary COPY.
 
     Only vectors of the current embedding model are returned: vectors of two models are never compared.
+    With `at_most`, a larger selection is sampled in SQL, stratified by time: the rows in time order
+    are cut into `at_most` equal strata and one row is taken from each (at a seeded offset), so only
+    the chosen rows' vectors ever leave the database.
     """
     column = {"prompt": "prompt_embedding", "response": "response_embedding"}[target]
     where = ["deployment_id = %s", f"{column} IS NOT NULL", "embedding_model = %s"]
@@ -131,7 +136,18 @@ def sample_vectors(
     if sample_ids is not None:
         where.append("id = ANY(%s)")
         params.append(list(sample_ids))
-    sql = f"SELECT id, {column} FROM {ProductionSample._meta.db_table} WHERE {' AND '.join(where)} ORDER BY id"
+    table = ProductionSample._meta.db_table
+    if at_most is not None:
+        m = int(at_most)
+        offset = (seed * 0.6180339887498949) % 1.0
+        sql = f"""SELECT id, {column} FROM {table} WHERE id IN (
+                    SELECT id FROM (
+                      SELECT id, row_number() OVER (ORDER BY client_timestamp, id) - 1 AS k, count(*) OVER () AS n
+                      FROM {table} WHERE {' AND '.join(where)}) w
+                    WHERE n <= {m} OR floor(k * {m}::float8 / n + {offset!r}) < floor((k + 1) * {m}::float8 / n + {offset!r})
+                  ) ORDER BY id"""
+    else:
+        sql = f"SELECT id, {column} FROM {table} WHERE {' AND '.join(where)} ORDER BY id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     with connection.cursor() as cursor:
@@ -144,6 +160,15 @@ def sample_vectors(
     if not buf:
         return np.zeros(0, dtype=np.int64), np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
     return pgbinary.decode_id_vector(bytes(buf), embeddings.DIMENSIONS)
+
+
+def sample_vector_count(*, deployment: Deployment, target: str, start: dt.datetime, end: dt.datetime) -> int:
+    """How many samples of the window have a vector of the current model (what sample_vectors would return)."""
+    column = {"prompt": "prompt_embedding", "response": "response_embedding"}[target]
+    return ProductionSample.objects.filter(
+        deployment=deployment, embedding_model=embeddings.MODEL_NAME, client_timestamp__gte=start,
+        client_timestamp__lt=end, **{f"{column}__isnull": False},
+    ).count()
 
 
 def drift_run_list(*, deployment: Deployment, target: str | None = None, status: str | None = None):
@@ -199,3 +224,19 @@ def evidence_sample_ids(*, deployment: Deployment) -> set[int]:
             .values_list(field.attname, flat=True)
         )
     return ids
+
+
+def embedding_backlog_count() -> int:
+    """Samples still without a vector, across deployments (/metrics); served by the partial index
+    `sample_unembedded`, so cheap however large the table."""
+    return ProductionSample.objects.filter(prompt_embedding__isnull=True).count()
+
+
+def drift_run_duration_totals() -> tuple[int, float]:
+    """(drift runs computed, seconds spent computing them), across deployments (/metrics)."""
+    from django.db.models import Count, Sum
+
+    from .models import DriftRun
+
+    done = DriftRun.objects.filter(duration_seconds__isnull=False).aggregate(n=Count("id"), s=Sum("duration_seconds"))
+    return done["n"] or 0, float(done["s"] or 0.0)

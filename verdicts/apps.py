@@ -12,6 +12,12 @@ class VerdictsConfig(AppConfig):
 
         post_migrate.connect(_grant_ml_engineer, sender=self)
 
+        from drift_app.ops import register_collector
+
+        from . import metrics
+
+        register_collector(metrics.collect)
+
 
 def _grant_ml_engineer(sender, **kwargs) -> None:
     # drift_app.roles grants admin permissions per app label; this app's label is not in its list.

@@ -138,7 +138,9 @@ def drift_runs_create(
     for target in targets:
         if target not in TARGET_COLUMNS:
             raise ValidationError({"target": f"unknown target {target!r}; use prompts, responses or both"})
-    baseline = Baseline.objects.filter(deployment=deployment, is_active=True, status=Baseline.Status.FITTED).first()
+    # Only the compute path reads the fitted artifacts (megabytes); here the row is a foreign key.
+    baseline = (Baseline.objects.filter(deployment=deployment, is_active=True, status=Baseline.Status.FITTED)
+                .defer("prompt_artifact", "response_artifact", "sample_ids").first())
     if baseline is None:
         raise ValidationError({"baseline": f"deployment {deployment.slug} has no fitted baseline yet; create one first"})
     runs = [
@@ -163,20 +165,21 @@ def drift_run_compute(*, run: DriftRun) -> DriftRun:
     run.save(update_fields=["status"])
     deployment = run.deployment
     try:
+        # A window larger than the statistics need is sampled in SQL (stratified by time): a 1M-sample
+        # window never brings 1M vectors into the worker.
+        run.sample_count = selectors.sample_vector_count(
+            deployment=deployment, target=TARGET_COLUMNS[run.target], start=run.window_start, end=run.window_end,
+        )
         ids, vectors = selectors.sample_vectors(
             deployment=deployment, target=TARGET_COLUMNS[run.target],
-            start=run.window_start, end=run.window_end,
+            start=run.window_start, end=run.window_end, at_most=MAX_WINDOW_VECTORS, seed=run.id,
         )
-        run.sample_count = len(ids)
         minimum = max(deployment.min_window_samples, stats.MIN_WINDOW_SIZE)
         if len(ids) < minimum:
             run.status = DriftRun.Status.INSUFFICIENT_DATA
             run.error = f"{len(ids)} embedded samples in the window; at least {minimum} are needed for a verdict"
             run.drifted = None
         else:
-            if len(ids) > MAX_WINDOW_VECTORS:
-                keep = np.sort(np.random.default_rng(run.id).choice(len(ids), MAX_WINDOW_VECTORS, replace=False))
-                ids, vectors = ids[keep], vectors[keep]
             text_field = "prompt" if run.target == "prompts" else "response"
             texts_by_id = dict(ProductionSample.objects.filter(id__in=ids.tolist()).values_list("id", text_field))
             texts = [texts_by_id[int(i)] for i in ids]

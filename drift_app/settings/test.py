@@ -2,6 +2,8 @@
 
 import os
 
+# Tests are development mode: embedded PostgreSQL, the suite's own Redis (see base.py, "Production mode").
+os.environ.setdefault("DEVELOPMENT_MODE", "true")
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 # The suite's own redis-server (started by tests/conftest.py), never the demo's.
