@@ -111,18 +111,27 @@ def _records(prefix: str, rows: list, day: dt.date) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def engineer_token(stack) -> str:
-    # No API creates users or deployments (the admin does): one management shell does both.
+def credentials(stack) -> dict:
+    # No user-management API (superusers manage users in the admin): one management shell makes the
+    # ML engineer, the deployment, a personal token and a per-deployment ingestion key, through the services.
     out = stack.manage("shell", "-c", (
-        "from django.contrib.auth.models import User, Group\n"
-        "from rest_framework.authtoken.models import Token\n"
-        "from drift_app.models import Deployment\n"
+        "from django.contrib.auth.models import User\n"
+        "from drift_app import services\n"
+        "from drift_app.services.keys import ingestion_key_create, personal_token_create\n"
+        "from drift_app.services.teams import team_membership_add\n"
         "u = User.objects.create_user('ops-engineer', password=None)\n"
-        "u.groups.add(Group.objects.get(name='ml_engineer'))\n"
-        "Deployment.objects.create(name='Support bot', slug='support-bot', current_model_version='v1')\n"
-        "print('TOKEN', Token.objects.create(user=u).key)\n"
+        "team_membership_add(user=u, role='ml_engineer')\n"
+        "d = services.deployment_create(name='Support bot', slug='support-bot', current_model_version='v1')\n"
+        "print('TOKEN', personal_token_create(user=u, name='deploy-test')[1])\n"
+        "print('INGEST', ingestion_key_create(deployment=d, user=u, name='deploy-test', scopes=['ingest:samples'])[1])\n"
     ))
-    return next(line.split()[1] for line in out.splitlines() if line.startswith("TOKEN"))
+    found = dict(line.split()[:2] for line in out.splitlines() if line.startswith(("TOKEN", "INGEST")))
+    return {"token": found["TOKEN"], "ingest": found["INGEST"]}
+
+
+@pytest.fixture(scope="module")
+def engineer_token(credentials) -> str:
+    return credentials["token"]
 
 
 def _ingest(stack, token, records, *, batch: int = 250) -> None:
@@ -141,7 +150,7 @@ def test_the_stack_answers_health_and_readiness_without_authentication_and_hides
     assert _metric(stack, "driftdesk_queue_length") is not None
 
 
-def test_samples_ingested_over_http_are_embedded_by_the_worker_and_drift_and_a_verdict_run(stack, engineer_token):
+def test_samples_ingested_over_http_are_embedded_by_the_worker_and_drift_and_a_verdict_run(stack, engineer_token, credentials):
     data = json.loads(CLINC.read_text())
     today = dt.datetime.now(dt.UTC).date()
     # Baseline: one half of CLINC150's intents; the window: the other half (a shift the drift run should see).
@@ -150,7 +159,7 @@ def test_samples_ingested_over_http_are_embedded_by_the_worker_and_drift_and_a_v
     baseline_rows = [r for r in data["train"] if r[1] in first][::20][:250]
     window_rows = [r for r in data["train"] if r[1] in second][::20][:250]
     day_b, day_w = today - dt.timedelta(days=3), today - dt.timedelta(days=2)
-    _ingest(stack, engineer_token, _records("base", baseline_rows, day_b) + _records("win", window_rows, day_w))
+    _ingest(stack, credentials["ingest"], _records("base", baseline_rows, day_b) + _records("win", window_rows, day_w))
     assert _metric(stack, "driftdesk_samples_ingested_total") == 500
     _wait(lambda: _metric(stack, "driftdesk_embedding_backlog") == 0, seconds=300, what="500 samples embedded")
 
@@ -182,14 +191,14 @@ def test_samples_ingested_over_http_are_embedded_by_the_worker_and_drift_and_a_v
     assert verdict["verdict_class"], verdict
 
 
-def test_a_killed_embeddings_worker_is_restarted_and_every_vector_lands_exactly_once(stack, engineer_token):
+def test_a_killed_embeddings_worker_is_restarted_and_every_vector_lands_exactly_once(stack, credentials):
     data = json.loads(CLINC.read_text())
     rows = data["test"][:600]
     before = int(stack.psql("SELECT count(*) FROM drift_app_productionsample"))
     updates_before = int(stack.psql(
         "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'drift_app_productionsample'"))
     # Six tasks of 100 samples: the worker is killed inside one of them.
-    _ingest(stack, engineer_token, _records("burst", rows, dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)),
+    _ingest(stack, credentials["ingest"], _records("burst", rows, dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)),
             batch=100)
     # Mid-batch: some of the burst embedded, some not.
     _wait(lambda: 0 < (_metric(stack, "driftdesk_embedding_backlog") or 0) < len(rows) - 150, seconds=300,

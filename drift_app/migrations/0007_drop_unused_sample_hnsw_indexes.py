@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('drift_app', '0005_baselines_and_drift_runs'),
+        ('drift_app', '0006_teams_own_deployments'),
     ]
 
     operations = [
