@@ -142,7 +142,7 @@ def main() -> None:
     fit_rows, pool, new_pool = traffic(Path(args.clinc), args.seed)
     log(f"traffic encoded: {len(fit_rows)} baseline, {len(pool)} in-domain, {len(new_pool)} new-domain")
     fitted = fit_baseline(fit_rows, seed=args.seed)
-    calibration = calibrate(fitted, WINDOW, seed=args.seed)
+    calibration = calibrate(fitted, seed=args.seed)
     log("drift baseline fitted and calibrated")
     rng = np.random.default_rng(args.seed + 1)
 

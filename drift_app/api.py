@@ -288,7 +288,7 @@ class DriftRunOutputSerializer(serializers.ModelSerializer):
         model = DriftRun
         fields = [
             "id", "deployment", "baseline", "window_start", "window_end", "target", "trigger", "status",
-            "sample_count", "evaluated_count", "drifted", "results", "combined", "topics", "js", "js_threshold",
+            "sample_count", "evaluated_count", "missing_count", "long_text_share", "drifted", "results", "combined", "topics", "js", "js_threshold",
             "wasserstein", "mmd_p_value", "novel_share", "duration_seconds", "error", "created_at", "finished_at",
         ]
 

@@ -55,6 +55,21 @@ class TeamMembership(models.Model):
         return f"{self.user} is {self.get_role_display()} in {self.team}"
 
 
+def validate_false_alarm_rate(value: float) -> None:
+    """A rate whose calibration would exceed the replicate (memory and time) cap is refused.
+
+    Each target gets half the rate (see services.drift.target_false_alarm_rate).
+    """
+    from django.core.exceptions import ValidationError
+
+    from . import stats
+
+    try:
+        stats.check_false_alarm_rate(float(value) / 2)
+    except ValueError as exc:
+        raise ValidationError(f"drift_false_alarm_rate: {exc}") from None
+
+
 class Deployment(models.Model):
     """A fine-tuned model in production, monitored by Driftdesk."""
 
@@ -74,8 +89,13 @@ class Deployment(models.Model):
     # Thresholds. Defaults follow the field's seed values; drift thresholds are calibrated per baseline
     # at `drift_false_alarm_rate`, the seed bands stay visible beside them.
     drift_false_alarm_rate = models.FloatField(
-        default=0.01, validators=[MinValueValidator(0.0001), MaxValueValidator(0.2)],
+        default=0.01, validators=[MaxValueValidator(0.2), validate_false_alarm_rate],
         help_text="Target false-alarm rate used to calibrate drift thresholds on the baseline.",
+    )
+    prompt_template_strip = models.TextField(
+        blank=True, default="",
+        help_text="Regular expressions (one per line) removed from prompts before embedding: a shared system "
+                  "preamble or RAG context would otherwise make different questions embed alike.",
     )
     min_window_samples = models.PositiveIntegerField(
         default=200, validators=[MinValueValidator(20)],
@@ -208,7 +228,11 @@ class Baseline(models.Model):
 
 
 class BaselineCalibration(models.Model):
-    """Calibrated thresholds of one baseline for one window size, target and false-alarm rate (a cache)."""
+    """Calibrated thresholds of one baseline for one target and false-alarm rate (a cache).
+
+    One calibration covers every window size (a grid, see drift_app.stats.suite); ``window_size``
+    is 0 for those. Rows with another size date from per-size calibration and are never read.
+    """
 
     baseline = models.ForeignKey(Baseline, on_delete=models.CASCADE, related_name="calibrations")
     target = models.CharField(max_length=10)
@@ -237,6 +261,7 @@ class DriftRun(models.Model):
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
         INSUFFICIENT_DATA = "insufficient_data", "Insufficient data"
+        INCOMPLETE = "incomplete", "Incomplete (samples without vectors)"
         FAILED = "failed", "Failed"
 
     class Trigger(models.TextChoices):
@@ -254,6 +279,12 @@ class DriftRun(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     sample_count = models.PositiveIntegerField(default=0)
     evaluated_count = models.PositiveIntegerField(default=0, help_text="Vectors evaluated (windows are capped).")
+    missing_count = models.PositiveIntegerField(
+        default=0, help_text="Samples in the window without a vector of the baseline's model when the run was computed."
+    )
+    long_text_share = models.FloatField(
+        null=True, blank=True, help_text="Share of the window's texts longer than the encoder's window (chunked and pooled)."
+    )
     drifted = models.BooleanField(null=True)
     # Each statistic: {"statistic", "threshold", "p_value", "drifted", "seed_threshold"}; see drift_app.stats.
     results = models.JSONField(default=dict, blank=True)

@@ -23,11 +23,19 @@ def baseline_fit_task(baseline_id: int) -> None:
     services.baseline_fit(baseline=Baseline.objects.get(id=baseline_id))
 
 
-@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
-def drift_run_compute_task(run_id: int) -> None:
+# A window with samples still waiting for vectors is retried this often, this far apart (the
+# backfill embeds stragglers meanwhile); after that the run stays `incomplete` with its count.
+INCOMPLETE_RETRIES = 10
+INCOMPLETE_RETRY_SECONDS = 120
+
+
+@shared_task(bind=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def drift_run_compute_task(self, run_id: int) -> None:
     from .models import DriftRun
 
-    services.drift_run_compute(run=DriftRun.objects.get(id=run_id))
+    run = services.drift_run_compute(run=DriftRun.objects.get(id=run_id))
+    if run.status == DriftRun.Status.INCOMPLETE and self.request.retries < INCOMPLETE_RETRIES:
+        raise self.retry(countdown=INCOMPLETE_RETRY_SECONDS, max_retries=INCOMPLETE_RETRIES)
 
 
 @shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)

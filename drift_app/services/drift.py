@@ -25,10 +25,23 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_TABLE = ProductionSample._meta.db_table
 
-# Windows larger than this are evaluated on a seeded random subset of this size: the statistics'
-# thresholds are calibrated per window size, and 10,000 vectors already resolve a 1% shift.
+# Windows larger than this (or than half the baseline's pool, the largest calibrated size) are
+# evaluated on a seeded random subset: 10,000 vectors already resolve a 1% shift.
 MAX_WINDOW_VECTORS = 10_000
 TARGET_COLUMNS = {"prompts": "prompt", "responses": "response"}
+# Calibrations are made once per baseline for every window size; the cache row's window_size is 0.
+GRID_WINDOW_SIZE = 0
+
+
+def target_false_alarm_rate(deployment: Deployment) -> float:
+    """Each target's share of the deployment's false-alarm rate.
+
+    A window raises drift when prompts OR responses do, so each target is calibrated at half the
+    deployment's rate (Bonferroni): the window's false-alarm rate is at most the deployment's
+    whatever the dependence between the two. Within a target, the statistics are combined by one
+    jointly calibrated rule (suite.py), so they need no further correction.
+    """
+    return deployment.drift_false_alarm_rate / len(TARGET_COLUMNS)
 
 
 def baseline_create(
@@ -99,10 +112,10 @@ def _fitted(baseline: Baseline, target: str) -> stats.FittedBaseline:
     return stats.FittedBaseline.from_bytes(bytes(raw))
 
 
-def baseline_calibration(*, baseline: Baseline, target: str, window_size: int, false_alarm_rate: float) -> stats.Calibration:
-    """Thresholds for this window size, computed once and kept (resampled from held-out vectors only)."""
+def baseline_calibration(*, baseline: Baseline, target: str, false_alarm_rate: float) -> stats.Calibration:
+    """Thresholds for every window size, computed once per (baseline, target, rate) and kept."""
     cached = BaselineCalibration.objects.filter(
-        baseline=baseline, target=target, window_size=window_size, false_alarm_rate=false_alarm_rate
+        baseline=baseline, target=target, window_size=GRID_WINDOW_SIZE, false_alarm_rate=false_alarm_rate
     ).first()
     if cached is not None:
         try:
@@ -114,16 +127,24 @@ def baseline_calibration(*, baseline: Baseline, target: str, window_size: int, f
         # Made before a statistic was added or removed (or in an older format): thresholds are
         # stored by name, so the stale row is recomputed rather than read by position.
         cached.delete()
-    n_windows = max(200, int(np.ceil(2 / false_alarm_rate)))
-    calibration = stats.calibrate(
-        _fitted(baseline, target), window_size, false_alarm_rate=false_alarm_rate, n_windows=n_windows,
-        seed=baseline.seed,
-    )
+    calibration = stats.calibrate(_fitted(baseline, target), false_alarm_rate=false_alarm_rate, seed=baseline.seed)
     BaselineCalibration.objects.get_or_create(
-        baseline=baseline, target=target, window_size=window_size, false_alarm_rate=false_alarm_rate,
+        baseline=baseline, target=target, window_size=GRID_WINDOW_SIZE, false_alarm_rate=false_alarm_rate,
         defaults={"artifact": calibration.to_bytes()},
     )
     return calibration
+
+
+def window_completeness(*, run: DriftRun) -> tuple[int, int, int]:
+    """(samples in the window, without a vector of the baseline's model yet, with another model's vector)."""
+    in_window = ProductionSample.objects.filter(
+        deployment=run.deployment, client_timestamp__gte=run.window_start, client_timestamp__lt=run.window_end
+    )
+    total = in_window.count()
+    column = f"{TARGET_COLUMNS[run.target]}_embedding"
+    missing = in_window.filter(**{f"{column}__isnull": True}).count()
+    other_model = in_window.filter(**{f"{column}__isnull": False}).exclude(embedding_model=run.baseline.embedding_model).count()
+    return total, missing, other_model
 
 
 @transaction.atomic
@@ -165,11 +186,29 @@ def drift_run_compute(*, run: DriftRun) -> DriftRun:
     run.save(update_fields=["status"])
     deployment = run.deployment
     try:
-        # A window larger than the statistics need is sampled in SQL (stratified by time): a 1M-sample
-        # window never brings 1M vectors into the worker.
-        run.sample_count = selectors.sample_vector_count(
-            deployment=deployment, target=TARGET_COLUMNS[run.target], start=run.window_start, end=run.window_end,
-        )
+        if run.baseline.embedding_model != embeddings.MODEL_NAME:
+            raise ValidationError({"baseline": (
+                f"baseline {run.baseline_id} was fitted on {run.baseline.embedding_model} vectors but samples are "
+                f"embedded with {embeddings.MODEL_NAME}; fit a new baseline"
+            )})
+        total, missing, other_model = window_completeness(run=run)
+        run.sample_count = total
+        run.missing_count = missing + other_model
+        if other_model:
+            raise ValidationError({"baseline": (
+                f"{other_model} samples in the window carry vectors of another embedding model than the baseline's "
+                f"({run.baseline.embedding_model}); vectors of two models are never compared"
+            )})
+        if missing:
+            # Never compute on part of a window: the backlog's samples are newest-last, so a partial
+            # window is a biased one. The task retries later; the run says why it waits.
+            run.status = DriftRun.Status.INCOMPLETE
+            run.drifted = None
+            run.error = f"{missing} of {total} samples in the window have no vector yet; not evaluated"
+            run.duration_seconds = time.perf_counter() - started
+            run.finished_at = timezone.now()
+            run.save()
+            return run
         ids, vectors = selectors.sample_vectors(
             deployment=deployment, target=TARGET_COLUMNS[run.target],
             start=run.window_start, end=run.window_end, at_most=MAX_WINDOW_VECTORS, seed=run.id,
@@ -180,21 +219,27 @@ def drift_run_compute(*, run: DriftRun) -> DriftRun:
             run.error = f"{len(ids)} embedded samples in the window; at least {minimum} are needed for a verdict"
             run.drifted = None
         else:
+            fitted = _fitted(run.baseline, run.target)
+            cap = min(MAX_WINDOW_VECTORS, fitted.max_window_size)
+            if len(ids) > cap:
+                keep = np.sort(np.random.default_rng(run.id).choice(len(ids), cap, replace=False))
+                ids, vectors = ids[keep], vectors[keep]
             text_field = "prompt" if run.target == "prompts" else "response"
             texts_by_id = dict(ProductionSample.objects.filter(id__in=ids.tolist()).values_list("id", text_field))
             texts = [texts_by_id[int(i)] for i in ids]
             calibration = baseline_calibration(
-                baseline=run.baseline, target=run.target, window_size=len(ids),
-                false_alarm_rate=deployment.drift_false_alarm_rate,
+                baseline=run.baseline, target=run.target, false_alarm_rate=target_false_alarm_rate(deployment),
             )
-            report = stats.evaluate_window(_fitted(run.baseline, run.target), calibration, vectors, texts, seed=run.id)
+            report = stats.evaluate_window(fitted, calibration, vectors, texts, seed=run.id)
             data = report.to_dict()
             for topic in data["topics"]:
                 topic["sample_ids"] = [int(ids[i]) for i in topic["representative_indices"]]
             run.evaluated_count = len(ids)
+            run.long_text_share = float(np.mean(embeddings.long_text_mask(texts)))
             run.results = data["results"]
             run.combined = {**data["combined"], "thresholds": data["combined_thresholds"],
-                            "false_alarm_rate": data["false_alarm_rate"]}
+                            "false_alarm_rate": data["false_alarm_rate"],
+                            "deployment_false_alarm_rate": deployment.drift_false_alarm_rate}
             run.topics = data["topics"]
             run.drifted = report.drifted
             res = report.results

@@ -117,10 +117,12 @@ def samples_embed(*, sample_ids: list[int], chunk_size: int | None = None) -> in
         ProductionSample.objects.filter(id__in=sample_ids)
         .exclude(embedding_model=embeddings.MODEL_NAME, prompt_embedding__isnull=False)
         .order_by("id")
-        .values_list("id", "prompt", "response")
+        .values_list("id", "prompt", "response", "deployment__prompt_template_strip")
     )
     if not rows:
         return 0
+    # The part users write: each deployment's template patterns are stripped from prompts first.
+    rows = [(i, embeddings.strip_template(p, strip) if strip else p, r) for i, p, r, strip in rows]
     chunk_size = chunk_size or settings.DRIFTDESK_EMBED_CHUNK
     t0 = time.perf_counter()
 

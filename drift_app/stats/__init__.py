@@ -3,8 +3,9 @@
 Usage (what the Django service calls)::
 
     fitted = fit_baseline(baseline_vectors)            # once per baseline; fitted.to_bytes() -> bytea
-    calibration = calibrate(fitted, window_size=1000)  # once per (baseline, window size); cacheable
+    calibration = calibrate(fitted, false_alarm_rate=0.01)  # once per baseline: every window size
     report = evaluate_window(fitted, calibration, window_vectors, texts)
+    evaluate_windows(fitted, calibration, vectors, windows)  # many windows at once (bench, tests)
     report.combined.drifted, report.to_dict()
 
 Every statistic is a named object in ``registry`` (built-ins in ``builtin.py``; registry.py says how
@@ -33,7 +34,17 @@ from .results import (
     Topic,
     WindowReport,
 )
-from .suite import Calibration, StaleCalibration, calibrate, evaluate_window
+from .suite import (
+    BatchDecision,
+    Calibration,
+    CalibrationTooLarge,
+    StaleCalibration,
+    calibrate,
+    check_false_alarm_rate,
+    evaluate_window,
+    evaluate_windows,
+    grid_sizes,
+)
 
 # The built-in statistics' names, in registration order (the registry may hold more: registry.names()).
 STATISTICS = registry.names()
@@ -44,8 +55,13 @@ __all__ = [
     "SEED_JS_BAND",
     "SEED_NOVEL_SHARE_BAND",
     "STATISTICS",
+    "BatchDecision",
     "Calibration",
+    "CalibrationTooLarge",
     "StaleCalibration",
+    "check_false_alarm_rate",
+    "evaluate_windows",
+    "grid_sizes",
     "registry",
     "DriftResult",
     "FittedBaseline",

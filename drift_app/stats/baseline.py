@@ -1,8 +1,12 @@
-"""Fitting a baseline once: PCA, a k-means codebook and the reference summaries later windows use.
+"""Fitting a baseline once: the *structure* (PCA, a k-means codebook, projections, random features)
+on one seeded part of the baseline, and the *pool* (the rest) that is the reference.
 
-A seeded fraction of the baseline is held out and never touches any fit: calibration windows
-and the novelty radius come from it, so thresholds reflect how *unseen* in-distribution data
-scores, not how the fitted points score against themselves.
+The structure rows never meet a window: a codebook fitted on the very rows it later scores puts
+them closer to their centroids than fresh rows, which would bias the novelty share. The pool is
+both the reference windows are compared with and the source of calibration windows: a calibration
+replicate splits the pool into a window and the rest, the rest being the reference (see suite.py),
+so every replicate is distributed exactly like a fresh production window against a reference of
+the same size.
 """
 
 from __future__ import annotations
@@ -17,16 +21,18 @@ from sklearn.cluster import kmeans_plusplus
 
 from . import distances
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: structure/pool split; the pool is the reference (1 held out 30% for calibration only)
 NOVELTY_QUANTILE = 0.99
 GRID_BINS = 256
 REFERENCE_SAMPLE_SIZE = 4000
 KMEANS_FIT_CAP = 10000
 KMEANS_ITERATIONS = 20
-# Reference quantiles and the reference mean of random features are estimated on at most this
-# many fitted rows: their sampling error is then far below a window's, at half the cost on
-# 50,000-vector baselines.
-SUMMARY_CAP = 20000
+# Structure rows: a share of the baseline, capped: PCA and the codebook gain little beyond ~10,000
+# rows, while every row left in the pool makes the reference (and calibration) sharper.
+STRUCTURE_CAP = 10000
+# Below this spread a direction carries no information (e.g. every text identical): floor it so
+# that standardised distances stay finite instead of dividing by ~0.
+MIN_SPREAD = 1e-6
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,24 +44,33 @@ class FittedBaseline:
 
     seed: int
     n_baseline: int
-    fit_indices: np.ndarray  # rows used to fit PCA, codebook and reference summaries
-    holdout_indices: np.ndarray  # rows never fitted: calibration pool and novelty radius
-    holdout_vectors: np.ndarray  # (h, dim) float32, the held-out rows themselves
+    fit_indices: np.ndarray  # structure rows: PCA, codebook, projections' knots, bandwidth
+    holdout_indices: np.ndarray  # pool rows: the reference and the source of calibration windows
+    holdout_vectors: np.ndarray  # (h, dim) float32, the pool rows themselves
     pca_mean: np.ndarray  # (dim,)
     pca_components: np.ndarray  # (k_pc, dim)
     pca_std: np.ndarray  # (k_pc,) spread of the fitted rows along each component
     codebook: np.ndarray  # (n_cells, k_pc) k-means centroids in PCA space
     centroids: np.ndarray  # (n_cells, dim) the same cells' means in the original space
-    reference_counts: np.ndarray  # (n_cells,) fitted rows per cell
+    reference_counts: np.ndarray  # (n_cells,) pool rows per cell
     slice_directions: np.ndarray  # (n_slices, dim) unit vectors for sliced Wasserstein
-    knots: np.ndarray  # (k_pc + n_slices, GRID_BINS + 1) reference quantiles per projection
+    knots: np.ndarray  # (k_pc + n_slices, GRID_BINS + 1) structure rows' quantiles per projection (a fixed grid)
     rff_omega: np.ndarray  # (dim, D)
     rff_phase: np.ndarray  # (D,)
-    rff_reference_mean: np.ndarray  # (D,) mean random features of (up to SUMMARY_CAP) fitted rows
+    rff_reference_mean: np.ndarray  # (D,) mean random features of the pool
     reference_sample: np.ndarray  # (<= REFERENCE_SAMPLE_SIZE, dim) fitted rows for tests/classifier
     bandwidth: float
-    novelty_radius: float  # NOVELTY_QUANTILE of held-out distance to nearest centroid
+    novelty_radius: float  # NOVELTY_QUANTILE of the pool's distance to the nearest centroid
     holdout_distances: np.ndarray  # (h,) those distances
+
+    @property
+    def n_pool(self) -> int:
+        return int(self.holdout_vectors.shape[0])
+
+    @property
+    def max_window_size(self) -> int:
+        """Largest window calibrated: the reference (pool minus a window-sized part) keeps >= half the pool."""
+        return int(self.n_pool // 2)
 
     @property
     def n_components(self) -> int:
@@ -180,25 +195,26 @@ def fit_baseline(
     rff_features: int = 256,
     seed: int = 0,
 ) -> FittedBaseline:
-    """Fit PCA, codebook and reference summaries on (1 - holdout_fraction) of ``vectors``.
+    """Fit the structure on a seeded ``holdout_fraction`` of ``vectors`` (at most STRUCTURE_CAP rows);
+    the other rows are the pool: the reference and the calibration windows' source.
 
-    The held-out rows (a seeded random ``holdout_fraction``) are kept for calibration and the
-    novelty radius only. MMD uses ``rff_features`` random Fourier features of an RBF kernel whose
-    bandwidth is the median pairwise distance among (up to 1,000) fitted rows.
+    (``holdout_fraction`` keeps its old name: it is the share set apart from the pool.) MMD uses
+    ``rff_features`` random Fourier features of an RBF kernel whose bandwidth is the median
+    pairwise distance among (up to 1,000) structure rows.
     """
     vectors = _as_vectors(vectors)
     n, dim = vectors.shape
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError("holdout_fraction must be in (0, 1)")
-    n_holdout = int(round(n * holdout_fraction))
-    if n_holdout < 50 or n - n_holdout < 100:
-        raise ValueError(f"baseline of {n} vectors is too small (need >= 50 held out and >= 100 fitted)")
+    n_structure = min(int(round(n * holdout_fraction)), STRUCTURE_CAP)
+    if n_structure < 50 or n - n_structure < 2 * 50:
+        raise ValueError(f"baseline of {n} vectors is too small (need >= 50 structure rows and >= 100 in the pool)")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    holdout_indices = np.sort(order[:n_holdout])
-    fit_indices = np.sort(order[n_holdout:])
+    fit_indices = np.sort(order[:n_structure])
+    holdout_indices = np.sort(order[n_structure:])
     fit = vectors[fit_indices]
-    holdout = vectors[holdout_indices]
+    pool = vectors[holdout_indices]
 
     n_components = int(min(n_components, dim, fit.shape[0] - 1))
     pca_mean = fit.mean(axis=0, dtype=np.float64).astype(np.float32)
@@ -212,40 +228,47 @@ def fit_baseline(
     components = np.ascontiguousarray(components, dtype=np.float32)
     fit_pcs = centred @ components.T
     del centred
-    pca_std = np.maximum(fit_pcs.std(axis=0), 1e-12).astype(np.float32)
+    pca_std = np.maximum(fit_pcs.std(axis=0), MIN_SPREAD).astype(np.float32)
 
-    n_cells = int(n_clusters or default_n_clusters(fit.shape[0]))
-    codebook = _kmeans(fit_pcs, n_cells, rng)
+    # The codebook is fitted on distinct rows only (copies and near-copies, within 1e-4, merged):
+    # with templated traffic (few distinct texts, many copies) k-means would otherwise place
+    # several centres on one text, and its copies, differing by float noise, would split
+    # arbitrarily between them; calibration cannot anticipate that split, so it raised false alarms.
+    distinct_pcs = np.unique(np.round(fit_pcs, 4), axis=0).astype(np.float32)
+    n_cells = int(min(n_clusters or default_n_clusters(n - n_structure), distinct_pcs.shape[0]))
+    codebook = _kmeans(distinct_pcs, n_cells, rng) if n_cells > 1 else distinct_pcs[:1].astype(np.float32)
     fit_cells, _ = _nearest(fit_pcs, codebook)
-    reference_counts = np.bincount(fit_cells, minlength=n_cells).astype(np.int64)
+    fit_counts = np.bincount(fit_cells, minlength=n_cells).astype(np.int64)
     sums = _group_sums(fit_cells, fit, n_cells).astype(np.float64)
     centroids = (codebook @ components + pca_mean).astype(np.float64)  # fallback for empty cells
-    filled = reference_counts > 0
-    centroids[filled] = sums[filled] / reference_counts[filled, None]
+    filled = fit_counts > 0
+    centroids[filled] = sums[filled] / fit_counts[filled, None]
     centroids = centroids.astype(np.float32)
 
     directions = rng.standard_normal((n_slices, dim)).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    summary_rows = np.sort(rng.choice(fit.shape[0], min(SUMMARY_CAP, fit.shape[0]), replace=False))
-    projections = np.concatenate([fit_pcs[summary_rows], fit[summary_rows] @ directions.T], axis=1)
+    projections = np.concatenate([fit_pcs, fit @ directions.T], axis=1)
     knots = distances.quantile_knots(projections, GRID_BINS)
     del projections
 
-    sample_size = min(REFERENCE_SAMPLE_SIZE, fit.shape[0])
-    reference_sample = fit[np.sort(rng.choice(fit.shape[0], sample_size, replace=False))]
-    bandwidth = distances.median_bandwidth(reference_sample[:1000])
+    sample_size = min(REFERENCE_SAMPLE_SIZE, pool.shape[0])
+    reference_sample = pool[np.sort(rng.choice(pool.shape[0], sample_size, replace=False))]
+    bandwidth = distances.median_bandwidth(fit[:1000])
     omega = (rng.standard_normal((dim, rff_features)) / bandwidth).astype(np.float32)
     phase = rng.uniform(0.0, 2.0 * np.pi, rff_features).astype(np.float32)
-    rff_reference_mean = distances.random_fourier_features(fit[summary_rows], omega, phase).mean(axis=0, dtype=np.float64)
+    rff_reference_mean = distances.random_fourier_features(pool, omega, phase).mean(axis=0, dtype=np.float64)
 
-    _, holdout_d2 = _nearest(holdout, centroids)
-    holdout_distances = np.sqrt(holdout_d2).astype(np.float32)
+    pool_pcs = (pool - pca_mean) @ components.T
+    pool_cells, _ = _nearest(pool_pcs, codebook)
+    reference_counts = np.bincount(pool_cells, minlength=n_cells).astype(np.int64)
+    _, pool_d2 = _nearest(pool, centroids)
+    pool_distances = np.sqrt(pool_d2).astype(np.float32)
     return FittedBaseline(
         seed=int(seed),
         n_baseline=int(n),
         fit_indices=fit_indices,
         holdout_indices=holdout_indices,
-        holdout_vectors=holdout,
+        holdout_vectors=pool,
         pca_mean=pca_mean,
         pca_components=components,
         pca_std=pca_std,
@@ -259,8 +282,8 @@ def fit_baseline(
         rff_reference_mean=rff_reference_mean,
         reference_sample=reference_sample,
         bandwidth=float(bandwidth),
-        novelty_radius=float(np.quantile(holdout_distances, NOVELTY_QUANTILE)),
-        holdout_distances=holdout_distances,
+        novelty_radius=float(np.quantile(pool_distances, NOVELTY_QUANTILE)),
+        holdout_distances=pool_distances,
     )
 
 

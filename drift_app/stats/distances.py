@@ -103,13 +103,34 @@ def grid_wasserstein(
     return inner + below_mean + above_mean
 
 
+def grid_wasserstein_two_sample(
+    window_cdf: np.ndarray, reference_cdf: np.ndarray, outside_gap: np.ndarray, knots: np.ndarray
+) -> np.ndarray:
+    """1-Wasserstein between two samples, both summarised on the same fixed knot grid.
+
+    ``window_cdf``/``reference_cdf`` (..., d, G + 1): each sample's empirical CDF at the knots;
+    |F_w - F_r| is integrated with the trapezoid rule between knots, and ``outside_gap`` (..., d)
+    adds the difference of the mass-weighted distances beyond the grid's ends. Both samples are
+    treated identically, so a window and its reference can swap roles (calibration relies on it).
+    """
+    diff = np.abs(window_cdf - reference_cdf)
+    widths = np.diff(knots, axis=-1)
+    return np.sum(widths * 0.5 * (diff[..., :-1] + diff[..., 1:]), axis=-1) + outside_gap
+
+
 def median_bandwidth(sample: np.ndarray) -> float:
     """Median heuristic: the median pairwise Euclidean distance within ``sample``."""
     sample = np.asarray(sample, dtype=np.float64)
     sq = np.sum(sample**2, axis=1)
     d2 = sq[:, None] + sq[None, :] - 2.0 * sample @ sample.T
     iu = np.triu_indices(sample.shape[0], k=1)
-    return float(np.sqrt(max(np.median(np.maximum(d2[iu], 0.0)), 1e-12)))
+    pairs = np.maximum(d2[iu], 0.0)
+    median = float(np.median(pairs)) if pairs.size else 0.0
+    # Mostly identical rows (templated traffic) give a median of ~0: a bandwidth of ~0 would turn
+    # the random features into noise. Fall back to the mean, then to 1 (unit vectors).
+    if median < 1e-8:
+        median = float(pairs.mean()) if pairs.size and pairs.mean() >= 1e-8 else 1.0
+    return float(np.sqrt(median))
 
 
 def random_fourier_features(

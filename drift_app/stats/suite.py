@@ -1,77 +1,156 @@
 """The drift suite: every statistic for many windows at once, calibration, and one window's report.
 
 Calibration and evaluation share :func:`window_statistics`, so a threshold is always found on
-exactly the statistic it is later compared with. Windows are expressed as row indices into a
-table of per-vector features; a (B, rows) count matrix turns most statistics into one matrix
-product, which is what makes 200 calibration windows of 10,000 vectors affordable.
+exactly the statistic it is later compared with.
+
+Calibration is exchangeable with production. A production window is n fresh vectors compared
+with a reference: the baseline's pool minus a seeded, fixed subset of n pool rows. A calibration
+replicate draws n pool rows without replacement as its window and compares them with the rest of
+the pool. Both are "n vectors against pool-size-minus-n other vectors, all drawn from the baseline
+distribution", so each replicate is distributed exactly like a production window under no drift;
+nothing is bootstrapped (copies would understate spread) and no replicate shares a fixed held-out
+pool's offset (every replicate's reference changes with its window).
+
+Any window size: replicates are drawn at a geometric grid of sizes from MIN_WINDOW_SIZE to half the
+pool, once per baseline. At size n the statistics are standardised with a centre and scale
+interpolated in log n between grid sizes, and the thresholds' standardised levels are interpolated
+linearly between grid sizes; they change slowly with n (the grid steps are < 2x).
+
+Thresholds are conformal: the ceil((B + 1)(1 - rate))-th smallest of B replicate values, so a new
+exchangeable window exceeds it with probability at most ``rate``. The combined decision is "the
+largest standardised statistic exceeds its conformal level": one test over all statistics,
+calibrated jointly, so the statistics' multiplicity costs nothing beyond the stated rate.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import dataclass, fields
 from typing import Sequence
 
 import numpy as np
 
 from . import distances, registry
-from .baseline import NOVELTY_QUANTILE, FittedBaseline, VectorFeatures, vector_features
+from .baseline import FittedBaseline, VectorFeatures, vector_features
 from .novelty import novel_topics
 from .registry import WindowBatch
 from .results import MIN_WINDOW_SIZE, DriftResult, WindowReport
 
-CALIBRATION_FORMAT_VERSION = 2  # 2: statistics stored with their names (1 was positional)
+CALIBRATION_FORMAT_VERSION = 3  # 3: one calibration per baseline over a grid of window sizes
 N_PERMUTATIONS = 200
+# Replicates per grid size: at least this many, and at least REPLICATES_PER_ALARM / rate so the
+# conformal quantile rests on a few exceedances.
+MIN_REPLICATES = 199
+REPLICATES_PER_ALARM = 2
+# Working memory of one chunk of replicates (count matrices and per-row products), in bytes.
+CALIBRATION_CHUNK_BYTES = 256 * 2**20
+# The most replicates one calibration may draw (all grid sizes together): about 8 s on two cores
+# for a 50,000-vector baseline. A rate needing more is refused (see check_false_alarm_rate).
+MAX_CALIBRATION_REPLICATES = 6000
+GRID_RATIO = 2.0
 
 
 class StaleCalibration(ValueError):
     """A stored calibration that does not match the registered statistics (or an old format): recompute it."""
 
 
+class CalibrationTooLarge(ValueError):
+    """The requested false-alarm rate needs more calibration replicates than the memory/time cap allows."""
+
+
+def replicates_for(false_alarm_rate: float) -> int:
+    return max(MIN_REPLICATES, int(math.ceil(REPLICATES_PER_ALARM / false_alarm_rate)) - 1)
+
+
+def grid_sizes(max_window_size: int) -> np.ndarray:
+    """Geometric grid from MIN_WINDOW_SIZE to ``max_window_size`` (both included), steps < GRID_RATIO."""
+    if max_window_size < MIN_WINDOW_SIZE:
+        raise ValueError(f"the baseline's pool allows windows of at most {max_window_size} (< {MIN_WINDOW_SIZE})")
+    steps = max(1, int(math.ceil(math.log(max_window_size / MIN_WINDOW_SIZE) / math.log(GRID_RATIO))))
+    return np.unique(np.round(np.geomspace(MIN_WINDOW_SIZE, max_window_size, steps + 1)).astype(np.int64))
+
+
+def check_false_alarm_rate(false_alarm_rate: float, *, n_grid: int = 12) -> None:
+    """Raise CalibrationTooLarge when ``false_alarm_rate`` would need more than the capped replicates."""
+    if not 0.0 < false_alarm_rate < 1.0:
+        raise ValueError("false_alarm_rate must be in (0, 1)")
+    needed = replicates_for(false_alarm_rate) * n_grid
+    if needed > MAX_CALIBRATION_REPLICATES:
+        lowest = REPLICATES_PER_ALARM * n_grid / MAX_CALIBRATION_REPLICATES
+        raise CalibrationTooLarge(
+            f"a false-alarm rate of {false_alarm_rate:g} needs {needed} calibration windows, above the cap of "
+            f"{MAX_CALIBRATION_REPLICATES}; use a rate of at least {lowest:.4f}"
+        )
+
+
 def window_statistics(
     fitted: FittedBaseline,
     features: VectorFeatures,
     windows: np.ndarray,
-    radii: np.ndarray,
+    excluded: np.ndarray | None = None,
     *,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Every registered statistic for each window, by name; ``windows`` is (B, n) rows of ``features``.
-
-    ``radii`` (B,) is the novelty radius to apply per window (calibration re-estimates it by
-    bootstrap to carry its own sampling error; evaluation uses the fitted radius).
-    """
-    batch = WindowBatch(fitted=fitted, features=features, windows=windows, radii=radii, seed=seed)
+    """Every registered statistic for each window, by name (see registry.WindowBatch for the arguments)."""
+    batch = WindowBatch(fitted=fitted, features=features, windows=windows, excluded=excluded, seed=seed)
     return {statistic.name: np.asarray(statistic.compute(batch), dtype=np.float64) for statistic in registry.statistics()}
+
+
+def _conformal(values: np.ndarray, rate: float) -> np.ndarray:
+    """Per column, the ceil((B + 1)(1 - rate))-th smallest value (the largest when that exceeds B)."""
+    b = values.shape[0]
+    k = min(b, int(math.ceil((b + 1) * (1.0 - rate))))
+    return np.sort(values, axis=0)[k - 1]
 
 
 @dataclass(frozen=True, eq=False)
 class Calibration:
-    """Thresholds for one baseline and one window size, found on held-out resampled windows.
+    """Thresholds for one baseline at every window size from MIN_WINDOW_SIZE to ``sizes[-1]``.
 
-    ``statistics`` holds every calibration window's value (rows) per statistic (columns, named by
-    ``names``: stored and read back by name, so a new statistic can never shift another's threshold). ``combined_thresholds`` are lower than the individual ones: they are
-    set so that "any statistic above its combined threshold" happens on at most
-    ``false_alarm_rate`` of the calibration windows.
+    ``statistics`` (G, B, S) holds every replicate's value per grid size and statistic (columns
+    named by ``names``: stored and read back by name). ``centre``/``scale`` (G, S) standardise;
+    ``levels`` (G, S) are the individual thresholds and ``combined_levels`` (G,) the combined one,
+    both in standardised units.
     """
 
     names: tuple[str, ...]
-    window_size: int
+    sizes: np.ndarray
     false_alarm_rate: float
     n_windows: int
     seed: int
-    with_replacement: bool
-    statistics: np.ndarray  # (n_windows, len(names))
-    thresholds: np.ndarray  # individual (1 - rate) quantiles
-    centre: np.ndarray  # mean per statistic, for normalised exceedances
-    scale: np.ndarray  # standard deviation per statistic
-    combined_level: float  # (1 - rate) quantile of the max normalised exceedance
-    used_indices: np.ndarray  # baseline rows drawn into calibration windows (all held out)
+    statistics: np.ndarray
+    centre: np.ndarray
+    scale: np.ndarray
+    levels: np.ndarray
+    combined_levels: np.ndarray
 
     @property
-    def combined_thresholds(self) -> np.ndarray:
-        return self.centre + self.combined_level * self.scale
+    def max_window_size(self) -> int:
+        return int(self.sizes[-1])
+
+    def _check_size(self, n: int) -> None:
+        if not MIN_WINDOW_SIZE <= n <= self.max_window_size:
+            raise ValueError(f"calibrated for windows of {MIN_WINDOW_SIZE}..{self.max_window_size} vectors, got {n}")
+
+    def at(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """(centre, scale, individual thresholds, combined level) for windows of ``n`` vectors."""
+        self._check_size(n)
+        x, grid = math.log(n), np.log(self.sizes.astype(np.float64))
+
+        def interp(values: np.ndarray) -> np.ndarray:
+            return np.array([np.interp(x, grid, values[:, j]) for j in range(values.shape[1])])
+
+        positive = np.all(self.centre > 0, axis=0)
+        centre = np.where(positive, np.exp(interp(np.log(np.maximum(self.centre, 1e-300)))), interp(self.centre))
+        scale = np.exp(interp(np.log(self.scale)))
+        levels = interp(self.levels)
+        combined = float(np.interp(x, grid, self.combined_levels))
+        return centre, scale, centre + levels * scale, combined
+
+    def nearest_grid(self, n: int) -> int:
+        return int(np.argmin(np.abs(np.log(self.sizes) - math.log(n))))
 
     def index(self, name: str) -> int:
         try:
@@ -79,11 +158,11 @@ class Calibration:
         except ValueError:
             raise StaleCalibration(f"this calibration has no statistic {name!r}: recalibrate") from None
 
-    def threshold(self, name: str) -> float:
-        return float(self.thresholds[self.index(name)])
+    def threshold(self, name: str, n: int) -> float:
+        return float(self.at(n)[2][self.index(name)])
 
-    def thresholds_by_name(self) -> dict[str, float]:
-        return {name: float(t) for name, t in zip(self.names, self.thresholds)}
+    def thresholds_by_name(self, n: int) -> dict[str, float]:
+        return {name: float(t) for name, t in zip(self.names, self.at(n)[2])}
 
     def matches_registry(self) -> bool:
         return self.names == registry.names()
@@ -111,58 +190,137 @@ class Calibration:
         return cls(**meta, **arrays)
 
 
+def _chunk_size(fitted: FittedBaseline, n_rows: int) -> int:
+    # Per replicate: two (rows,) float32 count rows, a bool and an int32 row for the radius, and the
+    # per-row products (slots, features): about 16 bytes per row plus ~100 kB.
+    per_window = 16 * n_rows + 100_000
+    return max(1, int(CALIBRATION_CHUNK_BYTES // per_window))
+
+
 def calibrate(
     fitted: FittedBaseline,
-    window_size: int,
     *,
     false_alarm_rate: float = 0.01,
-    n_windows: int = 200,
+    n_windows: int | None = None,
+    sizes: Sequence[int] | None = None,
     seed: int = 0,
 ) -> Calibration:
-    """Thresholds at ``false_alarm_rate`` for windows of ``window_size`` vectors.
+    """Thresholds at ``false_alarm_rate`` for every window size up to ``fitted.max_window_size``.
 
-    Calibration windows are drawn only from the held-out baseline rows (never the fitted ones),
-    always WITH replacement, i.e. as bootstrap samples of the held-out pool. This is
-    required when the window is larger than the pool, and also right when it is not: windows
-    drawn without replacement from a pool only somewhat larger than themselves (1,000 of 1,500)
-    overlap so much that their spread, hence every threshold, would be understated.
-    The novelty radius is re-estimated for every window from a bootstrap of the held-out
-    distances, so the 99th percentile's own estimation error is part of the threshold.
-    The combined decision's level is the (1 - rate) quantile, over calibration windows, of the
-    largest normalised exceedance max_j (s_j - mean_j) / sd_j.
+    ``n_windows`` replicates per grid size (default :func:`replicates_for`); memory is bounded by
+    processing replicates in chunks (CALIBRATION_CHUNK_BYTES), the total count by
+    MAX_CALIBRATION_REPLICATES (CalibrationTooLarge beyond it).
     """
-    if window_size < MIN_WINDOW_SIZE:
-        raise ValueError(f"window_size must be at least {MIN_WINDOW_SIZE}")
+    grid = np.asarray(sizes, dtype=np.int64) if sizes is not None else grid_sizes(fitted.max_window_size)
+    if grid.min() < MIN_WINDOW_SIZE or grid.max() > fitted.max_window_size:
+        raise ValueError(f"grid sizes must lie in {MIN_WINDOW_SIZE}..{fitted.max_window_size}")
     if not 0.0 < false_alarm_rate < 1.0:
         raise ValueError("false_alarm_rate must be in (0, 1)")
-    if n_windows * false_alarm_rate < 1.0:
-        raise ValueError("n_windows * false_alarm_rate must be >= 1 for an empirical quantile")
+    n_windows = int(n_windows or replicates_for(false_alarm_rate))
+    if n_windows * grid.size > MAX_CALIBRATION_REPLICATES:
+        check_false_alarm_rate(false_alarm_rate, n_grid=grid.size)
+        raise CalibrationTooLarge(f"{n_windows} x {grid.size} replicates exceed {MAX_CALIBRATION_REPLICATES}")
+    if (n_windows + 1) * false_alarm_rate < 1.0:
+        raise ValueError("(n_windows + 1) * false_alarm_rate must be >= 1 for a conformal quantile")
     rng = np.random.default_rng(seed)
-    pool = fitted.holdout_vectors
-    features = vector_features(fitted, pool)
-    windows = rng.integers(0, pool.shape[0], size=(n_windows, window_size))
-    boot = rng.integers(0, pool.shape[0], size=(n_windows, pool.shape[0]))
-    radii = np.quantile(fitted.holdout_distances[boot], NOVELTY_QUANTILE, axis=1)
-    stats = window_statistics(fitted, features, windows, radii, seed=int(rng.integers(2**31 - 1)))
-    names = tuple(stats)
-    matrix = np.column_stack([stats[name] for name in names])
-    thresholds = np.quantile(matrix, 1.0 - false_alarm_rate, axis=0)
-    centre = matrix.mean(axis=0)
-    scale = np.maximum(matrix.std(axis=0), 1e-12)
-    combined_level = float(np.quantile(np.max((matrix - centre) / scale, axis=1), 1.0 - false_alarm_rate))
+    features = vector_features(fitted, fitted.holdout_vectors)
+    chunk = _chunk_size(fitted, fitted.n_pool)
+    names = registry.names()
+    values = np.empty((grid.size, n_windows, len(names)))
+    for g, n in enumerate(grid):
+        for start in range(0, n_windows, chunk):
+            stop = min(start + chunk, n_windows)
+            # Without replacement within a window: n distinct pool rows, the rest are its reference.
+            windows = np.argsort(rng.random((stop - start, fitted.n_pool)), axis=1)[:, :n]
+            stats = window_statistics(fitted, features, windows, seed=int(rng.integers(2**31 - 1)))
+            values[g, start:stop] = np.column_stack([stats[name] for name in names])
+    centre = values.mean(axis=1)
+    scale = np.maximum(values.std(axis=1), 1e-12)
+    standard = (values - centre[:, None, :]) / scale[:, None, :]
+    levels = np.stack([_conformal(standard[g], false_alarm_rate) for g in range(grid.size)])
+    combined_levels = np.array([float(_conformal(standard[g].max(axis=1)[:, None], false_alarm_rate)[0]) for g in range(grid.size)])
     return Calibration(
         names=names,
-        window_size=int(window_size),
+        sizes=grid,
         false_alarm_rate=float(false_alarm_rate),
-        n_windows=int(n_windows),
+        n_windows=n_windows,
         seed=int(seed),
-        with_replacement=True,
-        statistics=matrix,
-        thresholds=thresholds,
+        statistics=values,
         centre=centre,
         scale=scale,
+        levels=levels,
+        combined_levels=combined_levels,
+    )
+
+
+def production_excluded(fitted: FittedBaseline, n: int) -> np.ndarray:
+    """The pool rows a production window of ``n`` vectors leaves out of its reference: a fixed,
+    seeded subset, so the reference is a (pool - n)-row sample exactly like a replicate's."""
+    order = np.random.default_rng(fitted.seed + 7919).permutation(fitted.n_pool)
+    return np.sort(order[:n])
+
+
+@dataclass(frozen=True)
+class BatchDecision:
+    """Many windows of one size judged at once (benchmarks and tests): values and decisions by name."""
+
+    statistics: dict[str, np.ndarray]
+    drifted: dict[str, np.ndarray]
+    combined: np.ndarray  # the largest standardised statistic per window
+    combined_level: float
+    combined_drifted: np.ndarray
+
+
+def evaluate_windows(
+    fitted: FittedBaseline, calibration: Calibration, vectors: np.ndarray, windows: np.ndarray, *, seed: int = 0
+) -> BatchDecision:
+    """Judge every row of ``windows`` ((B, n) indices into ``vectors``) as evaluate_window would."""
+    if not calibration.matches_registry():
+        raise StaleCalibration(
+            f"calibration covers {list(calibration.names)}, the registered statistics are {list(registry.names())}"
+        )
+    windows = np.asarray(windows, dtype=np.int64)
+    n = windows.shape[1]
+    centre, scale, thresholds, combined_level = calibration.at(n)
+    vectors = np.asarray(vectors)
+    pool_features = vector_features(fitted, fitted.holdout_vectors)
+    excluded = production_excluded(fitted, n)
+    values = {name: np.empty(windows.shape[0]) for name in calibration.names}
+    # A feature table per chunk (the pool, then the chunk's own window rows) keeps the count
+    # matrices at chunk x (pool + chunk x n), however many windows there are.
+    # Memory ~ chunk x (pool + chunk x n) x 16 bytes.
+    chunk = max(1, min(windows.shape[0], int(math.sqrt(CALIBRATION_CHUNK_BYTES / (16.0 * n)))))
+    # Per-vector features once for every vector any window uses (benchmarks reuse rows a lot).
+    all_used = np.unique(windows)
+    all_features = vector_features(fitted, vectors[all_used]) if all_used.size <= 200_000 else None
+    for start in range(0, windows.shape[0], chunk):
+        part = windows[start : start + chunk]
+        used, local = np.unique(part, return_inverse=True)
+        if all_features is not None:
+            rows_of = np.searchsorted(all_used, used)
+            window_features = VectorFeatures(**{f.name: getattr(all_features, f.name)[rows_of] for f in fields(VectorFeatures)})
+        else:
+            window_features = vector_features(fitted, vectors[used])
+        features = VectorFeatures(**{
+            f.name: np.concatenate([getattr(pool_features, f.name), getattr(window_features, f.name)])
+            for f in fields(VectorFeatures)
+        })
+        rows = fitted.n_pool + local.reshape(part.shape)
+        batch = WindowBatch(
+            fitted=fitted, features=features, windows=rows, excluded=np.broadcast_to(excluded, (rows.shape[0], n)),
+            shared_reference=True, seed=seed + start,
+        )
+        stats = {st.name: np.asarray(st.compute(batch), dtype=np.float64) for st in registry.statistics()}
+        for name in calibration.names:
+            values[name][start : start + chunk] = stats[name]
+    matrix = np.column_stack([values[name] for name in calibration.names])
+    combined = np.max((matrix - centre) / scale, axis=1)
+    return BatchDecision(
+        statistics=values,
+        drifted={name: matrix[:, j] > thresholds[j] for j, name in enumerate(calibration.names)},
+        combined=combined,
         combined_level=combined_level,
-        used_indices=fitted.holdout_indices[np.flatnonzero(np.bincount(windows.ravel(), minlength=pool.shape[0]))],
+        combined_drifted=combined > combined_level,
     )
 
 
@@ -177,56 +335,47 @@ def evaluate_window(
 ) -> WindowReport:
     """Every statistic for one window against its calibrated threshold, plus novel topics.
 
-    p-values: MMD's is a permutation test (stored reference sample vs window, on random-feature
-    means); the others' are the share of calibration windows scoring at least as high,
-    (1 + b) / (1 + B). The window must have the calibrated size (calibrate once per size).
+    The decision is each statistic against its threshold (and the combined rule); the p-value is
+    the window's standardised rank among the replicates of the nearest grid size. MMD's permutation
+    p-value (window against the stored reference sample) is kept as ``exact_p_value`` for
+    reference only: it is not the decision.
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n = vectors.shape[0]
     if n < MIN_WINDOW_SIZE:
         raise ValueError(f"window of {n} vectors is below MIN_WINDOW_SIZE={MIN_WINDOW_SIZE}")
-    if n != calibration.window_size:
-        raise ValueError(f"calibration is for windows of {calibration.window_size}, got {n}")
-    features = vector_features(fitted, vectors)
-    stats = window_statistics(
-        fitted, features, np.arange(n)[None, :], np.array([fitted.novelty_radius]), seed=seed
-    )
-    if not calibration.matches_registry():
-        raise StaleCalibration(
-            f"calibration covers {list(calibration.names)}, the registered statistics are {list(registry.names())}"
-        )
-    values = np.array([stats[name][0] for name in calibration.names])
-    calib = calibration.statistics
+    calibration._check_size(n)
+    decision = evaluate_windows(fitted, calibration, vectors, np.arange(n)[None, :], seed=seed)
+    centre, scale, thresholds, combined_level = calibration.at(n)
+    g = calibration.nearest_grid(n)
+    replicates = (calibration.statistics[g] - calibration.centre[g]) / calibration.scale[g]
     results = {}
     for j, name in enumerate(calibration.names):
         statistic = registry.get(name)
-        if statistic.exact_p_value is not None:
-            p_value = statistic.exact_p_value(fitted, features, seed, n_permutations)
-        else:
-            p_value = distances.permutation_p_value(values[j], calib[:, j])
+        value = float(decision.statistics[name][0])
         results[name] = DriftResult(
             name=name,
-            statistic=float(values[j]),
-            threshold=float(calibration.thresholds[j]),
-            p_value=p_value,
-            drifted=bool(values[j] > calibration.thresholds[j]),
+            statistic=value,
+            threshold=float(thresholds[j]),
+            p_value=distances.permutation_p_value((value - centre[j]) / scale[j], replicates[:, j]),
+            drifted=bool(decision.drifted[name][0]),
             seed_threshold=statistic.seed_band,
         )
-    exceedance = float(np.max((values - calibration.centre) / calibration.scale))
-    calib_max = np.max((calib - calibration.centre) / calibration.scale, axis=1)
+    exceedance = float(decision.combined[0])
     combined = DriftResult(
         name="combined",
         statistic=exceedance,
-        threshold=calibration.combined_level,
-        p_value=distances.permutation_p_value(exceedance, calib_max),
-        drifted=exceedance > calibration.combined_level,
+        threshold=combined_level,
+        p_value=distances.permutation_p_value(exceedance, replicates.max(axis=1)),
+        drifted=bool(decision.combined_drifted[0]),
     )
-    novel = features.novelty_distance > fitted.novelty_radius
+    window_features = vector_features(fitted, vectors)
+    novel = window_features.novelty_distance > fitted.novelty_radius
     return WindowReport(
         window_size=n,
         results=results,
         combined=combined,
         topics=novel_topics(vectors, novel, texts, seed=seed),
         false_alarm_rate=calibration.false_alarm_rate,
-        combined_thresholds=dict(zip(calibration.names, (float(t) for t in calibration.combined_thresholds))),
+        combined_thresholds={name: float(c + combined_level * s) for name, c, s in zip(calibration.names, centre, scale)},
     )

@@ -88,7 +88,6 @@ def paired_golden_comparison(baseline: Sequence[bool], current: Sequence[bool], 
     both = sum(1 for b, c in zip(baseline, current) if b and c)
     b = sum(1 for x, y in zip(baseline, current) if x and not y)
     c = sum(1 for x, y in zip(baseline, current) if not x and y)
-    neither = n - both - b - c
     base_passed, cur_passed = both + b, both + c
     p0, p1 = base_passed / n, cur_passed / n
     # From the counts, not the rounded rates: 160 → 152 passing is exactly 5%, never 5.000000000000004%.

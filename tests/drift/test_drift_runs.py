@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
 from drift_app import services
-from drift_app.models import Baseline, DriftRun, ProductionSample
+from drift_app.models import Baseline, BaselineCalibration, DriftRun, ProductionSample
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +180,50 @@ def test_the_scheduled_window_is_the_last_complete_one(scenario):
     assert {(r.window_start, r.window_end) for r in runs} == {(week2, week3)}
     # Idempotent: the beat firing twice does not duplicate the window.
     assert services.drift_window_scheduled(deployment=deployment, now=week3 + dt.timedelta(days=3)) == []
+
+
+def test_a_window_with_samples_still_without_vectors_is_incomplete_not_computed(scenario):
+    deployment, week2, week3 = scenario
+    ProductionSample.objects.bulk_create([
+        ProductionSample(deployment=deployment, external_id=f"late-{i}", prompt=f"late prompt {i}", response="r",
+                         model_version="v1", client_timestamp=week2 + dt.timedelta(minutes=i, seconds=30))
+        for i in range(7)
+    ])
+    run = services.drift_runs_create(deployment=deployment, window_start=week2, window_end=week3,
+                                     targets=("prompts",), enqueue=False)[0]
+    run = services.drift_run_compute(run=run)
+    assert run.status == "incomplete" and run.drifted is None
+    assert run.missing_count == 7 and run.sample_count == 307
+    assert "7 of 307" in run.error and run.results == {}
+
+
+def test_a_baseline_of_another_embedding_model_is_refused(scenario):
+    deployment, week2, week3 = scenario
+    Baseline.objects.filter(deployment=deployment).update(embedding_model="some/other-encoder")
+    run = services.drift_runs_create(deployment=deployment, window_start=week2, window_end=week3,
+                                     targets=("prompts",), enqueue=False)[0]
+    with pytest.raises(ValidationError):
+        services.drift_run_compute(run=run)
+    run.refresh_from_db()
+    assert run.status == "failed" and "some/other-encoder" in run.error and run.drifted is None
+
+
+def test_one_calibration_per_baseline_and_target_serves_every_window_size(scenario):
+    deployment, week2, week3 = scenario
+    for end in (week3, week2 + dt.timedelta(hours=3)):  # 300 and 180 samples
+        run = services.drift_runs_create(deployment=deployment, window_start=week2, window_end=end,
+                                         targets=("prompts",), enqueue=False)[0]
+        assert services.drift_run_compute(run=run).status == "completed"
+    rows = BaselineCalibration.objects.filter(baseline__deployment=deployment, target="prompts")
+    assert rows.count() == 1
+    # Each target gets half the deployment's rate: prompts or responses, a window keeps the deployment's.
+    assert rows.get().false_alarm_rate == pytest.approx(deployment.drift_false_alarm_rate / 2)
+    assert run.long_text_share == 0.0
+
+
+def test_a_false_alarm_rate_that_needs_too_many_calibration_windows_is_refused_naming_the_field():
+    with pytest.raises(ValidationError) as caught:
+        services.deployment_create(name="Strict", slug="strict", current_model_version="v1",
+                                   drift_false_alarm_rate=0.0001)
+    assert "drift_false_alarm_rate" in caught.value.message_dict
+    assert "use a rate of at least" in str(caught.value)
