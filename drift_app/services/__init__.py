@@ -4,6 +4,7 @@
 - deployments.py  deployment creation (with its drift schedule)
 - drift.py        baselines, calibration, drift runs and their schedule
 - retention.py    purging old samples while keeping evidence
+- reaper.py       failing runs stuck past their lease
 
 Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
 """
@@ -21,6 +22,7 @@ from .drift import (
     drift_window_scheduled,
     last_complete_window,
 )
+from .reaper import ReapResult, runs_reap
 from .retention import samples_purge
 from .samples import (
     SAMPLE_TABLE,
@@ -36,5 +38,5 @@ __all__ = [
     "MAX_WINDOW_VECTORS", "SAMPLE_TABLE", "TARGET_COLUMNS", "IngestResult", "IngestedSample",
     "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
-    "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
+    "last_complete_window", "ReapResult", "runs_reap", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
 ]
