@@ -67,12 +67,13 @@ def use_broker(url: str) -> None:
     """Point this process's Celery app at another broker (its pools are rebuilt on next use)."""
     from drift_app.celery import app
 
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
     app.conf.broker_write_url = None
     app.conf.broker_read_url = None
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # Not closed, only dropped: kombu keeps pools per connection URL and reconnects a stale one on publish.
+    app._pool = None
     app.amqp._producer_pool = None
 
 

@@ -90,9 +90,9 @@ def test_paginated_lists_are_documented_as_pages_not_bare_arrays(personas):
 
 @override_settings(AXES_ENABLED=True, AXES_FAILURE_LIMIT=3)
 def test_sign_in_is_refused_after_repeated_failures_even_with_the_right_password(personas, client):
-    for _ in range(3):
-        r = client.post("/login/", {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.9")
-        assert r.status_code == 200  # the form again, with its error
+    statuses = [client.post("/login/", {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.9").status_code
+                for _ in range(3)]
+    assert statuses == [200, 200, 429]  # the form again with its error, then the lock-out on the third failure
     r = client.post("/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="10.0.0.9")
     assert r.status_code in (403, 429)
     assert "_auth_user_id" not in client.session
