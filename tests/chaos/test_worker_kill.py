@@ -30,7 +30,7 @@ def test_a_killed_workers_samples_are_queued_again_after_the_lease_and_embedded_
         ProductionSample(deployment=deployment, external_id=f"k-{i}", prompt=f"kill test prompt {i} " * 5,
                          response="answer " * 50, model_version="v1", client_timestamp=timezone.now(),
                          embed_queued_at=timezone.now())
-        for i in range(200)
+        for i in range(120)
     ])
     ids = list(ProductionSample.objects.filter(deployment=deployment).values_list("id", flat=True))
     # The production visibility timeout: Redis would not redeliver the message within this test.
@@ -44,15 +44,15 @@ def test_a_killed_workers_samples_are_queued_again_after_the_lease_and_embedded_
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait(10)
     killed_at = time.time()
-    assert ProductionSample.objects.filter(deployment=deployment, prompt_embedding__isnull=False).count() < 200
+    assert ProductionSample.objects.filter(deployment=deployment, prompt_embedding__isnull=False).count() < 120
 
     # Within the lease the backfill leaves the claim alone (the task might still be running elsewhere).
     assert services.embeddings_backfill() == 0
     time.sleep(LEASE_SECONDS + 0.5)
     requeued = services.embeddings_backfill()
-    assert 0 < requeued <= 200
+    assert 0 < requeued <= 120
     survivor = worker_factory("survivor", env)
-    _wait_embedded(deployment, 200, 240, [survivor])
+    _wait_embedded(deployment, 120, 240, [survivor])
     assert time.time() - killed_at < 300  # bounded by the lease and the worker, not the 1 h visibility timeout
     # Every vector landed once: nothing is left for a later backfill, and each sample has one embedding time.
     assert services.embeddings_backfill() == 0
