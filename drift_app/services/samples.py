@@ -169,7 +169,8 @@ def samples_store_vectors(*, ids: np.ndarray, prompt_vectors: np.ndarray, respon
 
 # The claim: stamp up to `cap` samples that need vectors and whose last claim is older than the lease,
 # in one statement over the partial index sample_embed_claim. SKIP LOCKED lets two backfills (should
-# single-flight ever fail) take disjoint rows instead of waiting on each other.
+# single-flight ever fail) take disjoint rows instead of waiting on each other. No ORDER BY: it would
+# tempt the planner to walk the primary key (the whole table) instead of the small partial index.
 _CLAIM_SQL = f"""
 UPDATE {SAMPLE_TABLE} SET embed_queued_at = now()
 WHERE id IN (
@@ -177,7 +178,6 @@ WHERE id IN (
     WHERE prompt_embedding IS NULL
       AND received_at < %s
       AND (embed_queued_at IS NULL OR embed_queued_at < %s)
-    ORDER BY id
     LIMIT %s
     FOR UPDATE SKIP LOCKED
 )
@@ -196,7 +196,6 @@ WHERE id IN (
     WHERE prompt_embedding IS NOT NULL
       AND (embedding_model < %s OR embedding_model > %s)
       AND (embed_queued_at IS NULL OR embed_queued_at < %s)
-    ORDER BY id
     LIMIT %s
     FOR UPDATE SKIP LOCKED
 )

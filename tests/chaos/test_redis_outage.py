@@ -78,3 +78,23 @@ def test_flagging_keeps_working_while_redis_is_down_and_the_limit_still_holds(pe
     ]
     assert statuses == [201, 201, 201, 429, 429]
     assert Flag.objects.filter(sample__deployment=deployment).count() == 3
+
+
+def test_a_drift_run_request_while_the_broker_is_down_answers_503_with_retry_after(personas, outage_redis):
+    import datetime as dt
+
+    from drift_app.models import Baseline, DriftRun
+
+    deployment = factories.deployment()
+    t0 = dt.datetime(2026, 9, 7, tzinfo=dt.timezone.utc)
+    Baseline.objects.create(deployment=deployment, period_start=t0 - dt.timedelta(days=7), period_end=t0,
+                            status=Baseline.Status.FITTED, is_active=True)
+    outage_redis.kill()
+    body = json.dumps({"window_start": t0.isoformat(), "window_end": (t0 + dt.timedelta(days=1)).isoformat(),
+                       "target": "prompts"})
+    r = personas.api("erin").post(f"/api/v1/deployments/{deployment.slug}/drift-runs", data=body,
+                                  content_type="application/json")
+    assert r.status_code == 503, r.content
+    assert int(r["Retry-After"]) > 0 and "broker" in r.json()["detail"]
+    # The run is stored; a retry once the broker is back answers with the same run (no duplicate).
+    assert DriftRun.objects.filter(deployment=deployment).count() == 1

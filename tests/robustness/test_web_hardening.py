@@ -71,8 +71,7 @@ def test_the_api_docs_script_is_served_as_a_file_for_the_csp(personas, client):
 
 def test_the_api_schema_and_docs_need_sign_in(personas, client):
     assert personas.api(None).get("/api/schema/").status_code in (401, 403)
-    docs = client.get("/api/docs/")
-    assert docs.status_code == 302 and "/login/" in docs["Location"]
+    assert client.get("/api/docs/").status_code in (401, 403)
     assert personas.api("alice").get("/api/schema/").status_code == 200
 
 
