@@ -21,11 +21,13 @@ class FuzzStats:
     requests: int = 0
     server_errors: int = 0
     nonconforming: int = 0
+    errors: int = 0  # requests that could not be sent at all (not counted in `requests`)
     statuses: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"requests": self.requests, "server_errors": self.server_errors, "nonconforming": self.nonconforming,
+                "unsendable": self.errors,
                 "statuses": dict(sorted(self.statuses.items())), "failures": self.failures[:20]}
 
 
@@ -71,7 +73,12 @@ def fuzz(*, schema, tokens: dict[str, str], examples: int, seed: int = 0, stats:
         def one(data):
             op = data.draw(st.sampled_from(ops))
             case = data.draw(strategies[op.label])
-            response = case.call(headers=headers)
+            try:
+                response = case.call(headers=headers)
+            except Exception as exc:  # noqa: BLE001 - e.g. a request the transport cannot send; reported
+                stats.errors += 1
+                stats.failures.append(f"{persona} {case.method} {case.path} -> {type(exc).__name__}: {str(exc)[:200]}")
+                return
             stats.requests += 1
             stats.statuses[response.status_code] += 1
             label = f"{persona} {case.method} {case.path}"
