@@ -88,9 +88,10 @@ def fuzz(*, schema, tokens: dict[str, str], examples: int, seed: int = 0, stats:
                 return
             try:
                 case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
-            except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - schemathesis raises a FailureGroup; counted, the run goes on
                 stats.nonconforming += 1
-                stats.failures.append(f"{label} -> {response.status_code}: {str(exc).splitlines()[0][:300]}")
+                detail = " ".join(line.strip() for line in str(exc).splitlines()[:6] if line.strip())
+                stats.failures.append(f"{label} -> {response.status_code}: {detail[:400]}")
 
         from hypothesis import seed as hseed
 
