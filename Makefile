@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: setup system-deps venv migrate demo demo-reset stop status test bench lint lint-imports docker-images bench-scale
+.PHONY: setup system-deps venv migrate demo demo-reset stop status test fuzz bench lint lint-imports docker-images bench-scale
 
 setup: venv system-deps
 
@@ -75,6 +75,15 @@ test: setup lint-imports
 # The production images, built here without a registry (docker/base-images.sh), as the deploy test does.
 docker-images:
 	$(PY) -m tests.deploy.stack build
+
+# The long fuzzing run: schemathesis against the API's own schema, FUZZ_EXAMPLES requests per role for
+# four roles (default 5,000 each = 20,000 requests). Prints one JSON line: requests, server errors, statuses.
+# `make test` runs the same test bounded to 150 per role (600 requests).
+FUZZ_EXAMPLES ?= 5000
+fuzz: setup
+	@mkdir -p var/log
+	DRIFTDESK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s -p no:cacheprovider tests/fuzz/test_api_fuzz.py \
+	  > var/log/fuzz.log 2>&1; status=$$?; grep '^{"fuzz"' var/log/fuzz.log || tail -40 var/log/fuzz.log; exit $$status
 
 bench: setup
 	@for f in bench/[a-z]*.py; do [ $$f = bench/scale.py ] || $(PY) $$f || exit 1; done

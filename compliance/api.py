@@ -6,11 +6,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drift_app import selectors as drift_selectors
+from drift_app.pagination import Pagination, paginated
 from drift_app.models import Deployment
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, HasRole
 
@@ -63,14 +63,14 @@ class ReportListApi(APIView):
         end = serializers.CharField(required=False, allow_blank=True, help_text="Exclusive; date or ISO 8601 time with zone.")
 
     @extend_schema(parameters=[OpenApiParameter("deployment", str, description="Only this deployment's reports.")],
-                   responses=ReportOutputSerializer(many=True))
+                   responses=paginated(ReportOutputSerializer))
     def get(self, request):
         slug = request.query_params.get("deployment", "")
         try:
             deployment = _deployment(slug, user=request.user) if slug else None
         except ValidationError as exc:
             return _problem(exc)
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(selectors.report_list(deployment=deployment, viewer=request.user), request, view=self)
         return paginator.get_paginated_response(ReportOutputSerializer(page, many=True).data)
 
@@ -211,13 +211,13 @@ class AuditEventListApi(APIView):
 
     permission_classes = [HasRole(*READERS)]
 
-    @extend_schema(parameters=AUDIT_FILTERS, responses=AuditEventOutputSerializer(many=True))
+    @extend_schema(parameters=AUDIT_FILTERS, responses=paginated(AuditEventOutputSerializer))
     def get(self, request):
         try:
             events, _ = audit_filtered(request.query_params, user=request.user)
         except ValidationError as exc:
             return _problem(exc)
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(AuditEventOutputSerializer(page, many=True).data)
 

@@ -7,6 +7,8 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_date, parse_datetime
 
+from drift_app.validation import calendar_problem
+
 
 def parse_instant(value: str, *, name: str) -> dt.datetime:
     """"2026-03-01" (midnight UTC) or an ISO 8601 instant; a naive time is read as UTC."""
@@ -26,6 +28,9 @@ def parse_instant(value: str, *, name: str) -> dt.datetime:
         raise ValidationError({name: f"{name}={value!r} is not a date (2026-03-01) or an ISO 8601 time."})
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    problem = calendar_problem(parsed)
+    if problem:
+        raise ValidationError({name: f"{name}={value[:40]!r} {problem}."})
     return parsed
 
 
@@ -79,6 +84,9 @@ def parse_period(*, month: str = "", start: str = "", end: str = "") -> tuple[dt
             first = dt.date.fromisoformat(f"{month}-01")
         except ValueError:
             raise ValidationError({"month": f"month={month!r} must look like 2026-03."}) from None
+        problem = calendar_problem(first)
+        if problem:
+            raise ValidationError({"month": f"month={month!r} {problem}."})
         return month_bounds(first)
     begin, finish = parse_instant(start, name="start"), parse_instant(end, name="end")
     check_period(start=begin, end=finish)

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from . import selectors, services
 from .authentication import IngestionKeyFor, ingestion_key
 from .models import ApiKey, Baseline, DriftRun
+from .pagination import Pagination, paginated
 from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, HasRole
 from .validation import PayloadInvalid, parse_iso_datetime, parse_samples
 
@@ -252,12 +253,10 @@ class SampleIngestApi(APIView):
         }
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(responses=SampleOutputSerializer(many=True))
+    @extend_schema(responses=paginated(SampleOutputSerializer))
     def get(self, request, slug: str):
         deployment = selectors.deployment_get(slug=slug, user=request.user)
-        from rest_framework.pagination import LimitOffsetPagination
-
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(selectors.sample_list(deployment=deployment), request, view=self)
         return paginator.get_paginated_response(SampleOutputSerializer(page, many=True).data)
 
@@ -312,16 +311,14 @@ class DriftRunListCreateApi(APIView):
             return [HasRole(ML_ENGINEER)()]
         return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
-    @extend_schema(responses=DriftRunOutputSerializer(many=True))
+    @extend_schema(responses=paginated(DriftRunOutputSerializer))
     def get(self, request, slug: str):
-        from rest_framework.pagination import LimitOffsetPagination
-
         deployment = selectors.deployment_get(slug=slug, user=request.user)
         qs = selectors.drift_run_list(
             deployment=deployment, target=request.query_params.get("target"),
             status=request.query_params.get("status"),
         )
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(DriftRunOutputSerializer(page, many=True).data)
 
@@ -339,6 +336,8 @@ class DriftRunListCreateApi(APIView):
             return Response({"detail": "Body must be a JSON object."}, status=400)
         start, end = _parse_when(data, "window_start"), _parse_when(data, "window_end")
         target = data.get("target", "both")
+        if not isinstance(target, str) or target not in ("prompts", "responses", "both"):
+            return Response({"target": f"must be one of prompts, responses, both; got {str(target)[:40]!r}"}, status=400)
         targets = ("prompts", "responses") if target == "both" else (target,)
         try:
             runs = services.drift_runs_create(

@@ -104,7 +104,9 @@ def start(*, web_port: int = 8000, with_web: bool = True) -> None:
     if with_web:
         _spawn("web", [PY, "-m", "gunicorn", "drift_app.wsgi:application", "--bind", f"127.0.0.1:{web_port}",
                        "--workers", "2", "--timeout", "120"],
-               env={"DEBUG": os.environ.get("DEBUG", "true")})
+               # DEBUG stays false, also locally: a DEBUG page hands tracebacks, locals and settings to
+               # whoever triggers an error. Static files come from collectstatic (make migrate).
+               env={"DEBUG": "false"})
         _wait_port(web_port, "web", 60)
 
 

@@ -159,6 +159,9 @@ class ProductionSample(models.Model):
     response_embedding = VectorField(dimensions=DIMENSIONS, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True, default="")
     embedded_at = models.DateTimeField(null=True, blank=True)
+    # When an embedding task for this sample was last queued or started: the backfill claims only
+    # samples whose claim is older than DRIFTDESK_EMBED_LEASE_SECONDS, so it never re-queues live work.
+    embed_queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -171,6 +174,13 @@ class ProductionSample(models.Model):
                 fields=["received_at"], name="sample_unembedded",
                 condition=models.Q(prompt_embedding__isnull=True),
             ),
+            # The backfill's claim (UPDATE ... RETURNING) reads this small index, never the table.
+            models.Index(
+                fields=["embed_queued_at", "id"], name="sample_embed_claim",
+                condition=models.Q(prompt_embedding__isnull=True),
+            ),
+            # The backfill's claim of samples embedded by another model (see services.samples).
+            models.Index(fields=["embedding_model"], name="sample_embedding_model"),
             # No HNSW index on the sample vectors: no query looks for a sample's nearest neighbours (drift
             # statistics read whole windows; near-duplicate checks compare given pairs), and two HNSW
             # indexes cost every embedding write and every COPY. Golden items keep theirs (goldenset).
@@ -299,11 +309,21 @@ class DriftRun(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a worker starts the run; the reaper fails runs whose lease ran out (worker lost).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-window_start", "target"]
         indexes = [models.Index(fields=["deployment", "target", "window_start"], name="driftrun_window")]
+        constraints = [
+            # One live run per window and target: duplicate beats or API calls reuse it. A failed run
+            # does not count, so the window can be retried.
+            models.UniqueConstraint(
+                fields=["deployment", "target", "window_start", "window_end"], name="driftrun_one_live_per_window",
+                condition=~models.Q(status="failed"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.deployment.slug} {self.target} {self.window_start:%Y-%m-%d %H:%M} ({self.status})"

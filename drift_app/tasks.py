@@ -43,3 +43,9 @@ def drift_window_task(deployment_id: int) -> int:
     from .models import Deployment
 
     return len(services.drift_window_scheduled(deployment=Deployment.objects.get(id=deployment_id)))
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def reap_stuck_runs_task() -> dict:
+    result = services.runs_reap()
+    return {"drift_runs": len(result.drift_runs), "baselines": len(result.baselines)}

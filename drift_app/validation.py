@@ -13,6 +13,10 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+# PostgreSQL stores time-zone offsets up to 15:59 (and Python's datetime up to 23:59): anything beyond
+# is accepted by the parser but refused by the database, so it is refused here, at the edge.
+MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
+
 FIELDS = {"external_id", "prompt", "response", "model_version", "timestamp", "metadata"}
 REQUIRED = ("external_id", "prompt", "response", "timestamp")
 
@@ -58,7 +62,43 @@ def parse_iso_datetime(raw: Any) -> tuple[dt.datetime | None, str | None]:
         return None, f"is not a valid ISO 8601 date-time: {raw[:40]!r}"
     if value.tzinfo is None:
         return None, "must include a time zone offset (e.g. Z or +00:00)"
+    problem = datetime_problem(value)
+    if problem:
+        return None, problem
     return value, None
+
+
+def datetime_problem(value: dt.datetime) -> str | None:
+    """The problem with an aware date-time PostgreSQL or Python cannot store and read back, else None.
+
+    Offsets beyond ±15:59 are refused by PostgreSQL; an instant whose UTC value falls before year 1
+    or after 9999 is stored by PostgreSQL but cannot be read back into Python (every later read 500s).
+    """
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        return "has a time zone offset beyond ±15:59, which cannot be stored"
+    try:
+        value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return "falls outside the years 1 to 9999 in UTC"
+    return None
+
+
+def text_problem(value: str) -> str | None:
+    """NUL characters and lone surrogates cannot be stored by PostgreSQL (nor encoded as UTF-8)."""
+    if "\x00" in value:
+        return "must not contain NUL (\\u0000) characters"
+    if has_surrogate(value):
+        return "must not contain lone surrogates (\\ud800-\\udfff): it is not valid Unicode text"
+    return None
+
+
+def has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _text(rec: dict, name: str, idx, problems: list[Problem], *, max_chars: int, allow_empty: bool = False) -> str | None:
@@ -69,8 +109,9 @@ def _text(rec: dict, name: str, idx, problems: list[Problem], *, max_chars: int,
     if not isinstance(value, str):
         problems.append(Problem(idx, name, f"must be a string, got {type(value).__name__}"))
         return None
-    if "\x00" in value:
-        problems.append(Problem(idx, name, "must not contain NUL (\\u0000) characters"))
+    problem = text_problem(value)
+    if problem:
+        problems.append(Problem(idx, name, problem))
         return None
     if not allow_empty and not value.strip():
         problems.append(Problem(idx, name, "must not be empty"))
@@ -88,6 +129,16 @@ def _has_nul(value: Any) -> bool:
         return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
+    return False
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return has_surrogate(value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
     return False
 
 
@@ -137,6 +188,8 @@ def parse_samples(
             problems.append(Problem(idx, "metadata", f"must be a JSON object, got {type(metadata).__name__}"))
         elif _has_nul(metadata):
             problems.append(Problem(idx, "metadata", "must not contain NUL (\\u0000) characters"))
+        elif _has_surrogate(metadata):
+            problems.append(Problem(idx, "metadata", "must not contain lone surrogates: it is not valid Unicode text"))
         if external_id is not None:
             if external_id in seen:
                 problems.append(Problem(idx, "external_id", f"duplicates the external_id of sample {seen[external_id]} in this request"))
@@ -148,3 +201,121 @@ def parse_samples(
     if problems:
         raise PayloadInvalid(problems)
     return out, was_list
+
+
+# --- The edge for every API and page ------------------------------------------------------------
+
+# JSON deeper than this is refused before anything walks it (Python's recursion limit is ~1,000).
+MAX_JSON_DEPTH = 64
+
+
+class JSONProblem(ValueError):
+    """A JSON body that parses but cannot be stored: the message names where and what."""
+
+
+def _finite_float(raw: str) -> float:
+    value = float(raw)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise JSONProblem(f"the number {raw[:40]} is out of range (non-finite numbers cannot be stored)")
+    return value
+
+
+def _no_constant(raw: str):
+    raise JSONProblem(f"{raw} is not valid JSON (non-finite numbers cannot be stored)")
+
+
+def json_problem(data: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Walk parsed JSON without recursion: the first lone surrogate or excessive depth, in words."""
+    stack: list[tuple[Any, str, int]] = [(data, "$", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > max_depth:
+            return f"{path}: nested more than {max_depth} levels deep"
+        if isinstance(value, str):
+            if has_surrogate(value):
+                return f"{path}: contains a lone surrogate (\\ud800-\\udfff); it is not valid Unicode text"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if has_surrogate(key):
+                    return f"{path}: a key contains a lone surrogate; it is not valid Unicode text"
+                stack.append((item, f"{path}.{key[:40]}", depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+    return None
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """json.loads that refuses what PostgreSQL cannot store; raises ValueError naming the place.
+
+    Non-finite numbers (NaN, Infinity, 1e400), lone surrogates and nesting beyond MAX_JSON_DEPTH.
+    """
+    import json
+
+    try:
+        data = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        raise JSONProblem(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    problem = json_problem(data)
+    if problem:
+        raise JSONProblem(problem)
+    return data
+
+
+def parse_id_list(values, *, name: str) -> list[int]:
+    """Form ids as ASCII decimal integers ("²".isdigit() is true but int("²") fails); ValueError names the field."""
+    import re
+
+    out = []
+    for raw in values:
+        raw = str(raw).strip()
+        if not re.fullmatch(r"[0-9]{1,18}", raw):
+            raise ValueError(f"{name}: {raw[:40]!r} is not an id (a whole number)")
+        out.append(int(raw))
+    return out
+
+
+def safe_next_url(request, url: str | None, fallback: str) -> str:
+    """`url` when it points at this site (no open redirect to another host), else `fallback`."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return url
+    return fallback
+
+
+# A cell starting with one of these is read as a formula by spreadsheets (CSV/formula injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """Neutralise a CSV cell a spreadsheet would evaluate: prefix it with a single quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def checked_datetime(value: dt.datetime, *, name: str) -> dt.datetime:
+    """`value`, or ValueError naming `name` when PostgreSQL cannot store it (see datetime_problem)."""
+    if value.tzinfo is not None:
+        problem = datetime_problem(value)
+        if problem:
+            raise ValueError(f"{name} {problem}.")
+    return value
+
+
+# Windows, months and defaults (end - 28 days) are computed from a given instant; one at the very edge
+# of Python's calendar overflows there. Years 2..9998 leave room for any window of up to a year.
+MIN_YEAR, MAX_YEAR = 2, 9998
+
+
+def calendar_problem(value: dt.datetime | dt.date) -> str | None:
+    """The problem with a date too close to the edge of the calendar to compute windows from, else None."""
+    if isinstance(value, dt.datetime):
+        problem = datetime_problem(value) if value.tzinfo is not None else None
+        if problem:
+            return problem
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        return f"must fall within the years {MIN_YEAR} to {MAX_YEAR}"
+    return None

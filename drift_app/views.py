@@ -56,3 +56,18 @@ class SampleDetailView(RoleRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         ctx["sample"] = selectors.sample_get(slug=slug, pk=pk, user=self.request.user)
         return ctx
+
+
+def server_error(request):
+    """handler500: a backing service that is down answers 503 + Retry-After, anything else the 500 page."""
+    import sys
+
+    from django.views import defaults
+
+    from .api_errors import is_unavailable
+    from .middleware import unavailable_response
+
+    exc = sys.exc_info()[1]
+    if exc is not None and is_unavailable(exc):
+        return unavailable_response(request, exc)
+    return defaults.server_error(request)

@@ -10,11 +10,12 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drift_app import selectors as drift_selectors
+from drift_app.pagination import Pagination, paginated
+from drift_app.validation import calendar_problem
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, HasRole, has_role
 
 from . import selectors, services
@@ -182,7 +183,7 @@ class FlagListCreateApi(APIView):
             OpenApiParameter("deployment", str, description="Deployment slug."),
             OpenApiParameter("mine", bool, description="Only the caller's own flags (always so for power users)."),
         ],
-        responses=FlagOutputSerializer(many=True),
+        responses=paginated(FlagOutputSerializer),
     )
     def get(self, request):
         status_ = request.query_params.get("status") or None
@@ -194,7 +195,7 @@ class FlagListCreateApi(APIView):
         mine = request.query_params.get("mine", "").lower() in ("1", "true", "yes")
         own_only = mine or not has_role(request.user, *READERS)
         qs = selectors.flag_list(user=request.user if own_only else None, deployment=deployment, status=status_, viewer=request.user)
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(FlagOutputSerializer(page, many=True).data)
 
@@ -431,6 +432,9 @@ def _parse_time(raw: str | None, name: str) -> dt.datetime | None:
         raise ValueError(f"{name}: {raw!r} is not an ISO 8601 date-time.")
     if timezone.is_naive(value):
         raise ValueError(f"{name}: {raw!r} has no time zone; add Z or an offset.")
+    problem = calendar_problem(value)
+    if problem:
+        raise ValueError(f"{name}: {raw[:40]!r} {problem}.")
     return value
 
 

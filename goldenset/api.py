@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drift_app import selectors as drift_selectors
+from drift_app.pagination import Pagination, paginated
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, HasRole
 
 from . import selectors, services
@@ -99,15 +100,14 @@ class ItemListApi(_GoldenApi):
 
     @extend_schema(
         parameters=[OpenApiParameter(n, str, required=False) for n in ("q", "status", "category", "tag", "source")],
-        responses=ItemOutputSerializer(many=True),
+        responses=paginated(ItemOutputSerializer),
     )
     def get(self, request):
-        from rest_framework.pagination import LimitOffsetPagination
 
         p = request.query_params
         qs = selectors.golden_item_list(q=p.get("q", ""), status=p.get("status", ""), category=p.get("category", ""),
                                         tag=p.get("tag", ""), source=p.get("source", "")).order_by("id")
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ItemOutputSerializer(page, many=True).data)
 
@@ -210,6 +210,8 @@ class ImportApi(_GoldenApi):
         except ParseError as exc:
             return Response({"detail": f"Body is not valid JSON: {exc.detail}"}, status=400)
         upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+        if not hasattr(data, "get"):
+            return Response({"body": f"must be a JSON object, got {type(data).__name__}"}, status=400)
         fmt = data.get("format", "")
         if upload is not None:
             raw = upload.read()

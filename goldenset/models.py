@@ -259,12 +259,20 @@ class EvalRun(models.Model):
     answers_produced_at = models.DateTimeField(
         null=True, blank=True, help_text="When the uploaded answers were produced by the model (uploaded runs only).",
     )
+    # Scheduled runs: the cron tick they evaluate (one live run per deployment, model version and tick).
+    schedule_tick = models.DateTimeField(null=True, blank=True)
+    # Renewed after every batch of answers: a RUNNING run with a fresh heartbeat is owned by a live worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["deployment"], condition=models.Q(is_baseline=True),
                                     name="golden_one_baseline_per_deployment"),
+            models.UniqueConstraint(
+                fields=["deployment", "model_version", "schedule_tick"], name="golden_one_live_run_per_tick",
+                condition=models.Q(schedule_tick__isnull=False) & ~models.Q(status="failed"),
+            ),
         ]
         indexes = [models.Index(fields=["deployment", "-created_at"], name="golden_run_deployment_time")]
 

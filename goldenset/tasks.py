@@ -15,3 +15,8 @@ def eval_run_execute_task(run_id: int) -> None:
 @shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
 def eval_scheduled_task(deployment_id: int) -> None:
     services.eval_scheduled(deployment=Deployment.objects.get(id=deployment_id))
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def reap_stuck_eval_runs_task() -> int:
+    return len(services.eval_runs_reap())

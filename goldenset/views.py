@@ -3,7 +3,6 @@ officers and ML engineers read; ML engineers start evaluation runs."""
 
 from __future__ import annotations
 
-import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,6 +13,7 @@ from django.urls import reverse
 from django.views.generic import TemplateView
 
 from drift_app import selectors as drift_selectors
+from drift_app.validation import loads_strict, parse_id_list, safe_next_url
 from drift_app.roles import (
     COMPLIANCE,
     ML_ENGINEER,
@@ -172,7 +172,9 @@ class ItemDetailView(RoleRequiredMixin, TemplateView):
             messages.error(request, _error_text(exc))
         else:
             messages.success(request, f"Item #{pk} {done}.")
-        return HttpResponseRedirect(request.POST.get("next") or reverse("goldenset:item-detail", args=[pk]))
+        # Only a same-host `next`: anything else would be an open redirect.
+        return HttpResponseRedirect(safe_next_url(request, request.POST.get("next"),
+                                                  reverse("goldenset:item-detail", args=[pk])))
 
 
 class ReviewQueueView(RoleRequiredMixin, TemplateView):
@@ -185,7 +187,10 @@ class ReviewQueueView(RoleRequiredMixin, TemplateView):
         return ctx
 
     def post(self, request):
-        ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
+        try:
+            ids = parse_id_list(request.POST.getlist("items"), name="items")
+        except ValueError as exc:
+            return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
         items = selectors.golden_items_by_ids(ids=ids)
         try:
             version = services.golden_items_approve(items=items, user=request.user, reason=request.POST.get("reason", ""))
@@ -248,7 +253,10 @@ class ImportView(RoleRequiredMixin, TemplateView):
             content = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
             return self.render_to_response(self.get_context_data(error="The file is not UTF-8 text."))
-        accept = [int(x) for x in _parse_list(request.POST.get("accept_duplicate_rows", "")) if x.isdigit()]
+        try:
+            accept = parse_id_list(_parse_list(request.POST.get("accept_duplicate_rows", "")), name="accept_duplicate_rows")
+        except ValueError as exc:
+            return self.render_to_response(self.get_context_data(error=str(exc)))
         try:
             report = services.golden_import(user=request.user, fmt=fmt, content=content,
                                             reason=request.POST.get("reason", ""), accept_duplicate_rows=accept)
@@ -291,11 +299,17 @@ class RunListView(RoleRequiredMixin, TemplateView):
         if upload is not None:
             answers = {}
             try:
-                for n, line in enumerate(upload.read().decode("utf-8-sig").splitlines(), start=1):
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                messages.error(request, "Answers file: the file is not UTF-8 text.")
+                return redirect("goldenset:run-list", slug=slug)
+            n = 0
+            try:
+                for n, line in enumerate(text.splitlines(), start=1):
                     if line.strip():
-                        rec = json.loads(line)
+                        rec = loads_strict(line)
                         answers[int(rec["golden_item_id"])] = rec["answer"]
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            except (ValueError, KeyError, TypeError, OverflowError) as exc:
                 messages.error(request, f"Answers file, line {n}: expected JSON {{\"golden_item_id\", \"answer\"}} ({exc}).")
                 return redirect("goldenset:run-list", slug=slug)
         try:

@@ -6,11 +6,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drift_app import selectors as drift_selectors
+from drift_app.pagination import Pagination, paginated
 from drift_app.roles import ML_ENGINEER, HasRole
 
 from . import selectors, services
@@ -66,14 +66,14 @@ class VerdictListComputeApi(APIView):
         roles = (ML_ENGINEER,) if self.request.method == "POST" else READERS
         return [HasRole(*roles)()]
 
-    @extend_schema(parameters=[WindowFilterSerializer], responses=VerdictOutputSerializer(many=True))
+    @extend_schema(parameters=[WindowFilterSerializer], responses=paginated(VerdictOutputSerializer))
     def get(self, request, slug: str):
         deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         filters = WindowFilterSerializer(data=request.query_params)
         if not filters.is_valid():
             return Response({"detail": "Invalid filter.", "errors": filters.errors}, status=400)
         qs = selectors.verdict_list(deployment=deployment, **filters.validated_data, viewer=request.user)
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(VerdictOutputSerializer(page, many=True).data)
 
@@ -112,14 +112,14 @@ class AlertOutputSerializer(serializers.Serializer):
 class AlertListApi(APIView):
     permission_classes = [HasRole(*READERS)]
 
-    @extend_schema(parameters=[WindowFilterSerializer], responses=AlertOutputSerializer(many=True))
+    @extend_schema(parameters=[WindowFilterSerializer], responses=paginated(AlertOutputSerializer))
     def get(self, request, slug: str):
         deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         filters = WindowFilterSerializer(data=request.query_params)
         if not filters.is_valid():
             return Response({"detail": "Invalid filter.", "errors": filters.errors}, status=400)
         qs = selectors.alert_list(deployment=deployment, **filters.validated_data, viewer=request.user)
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(AlertOutputSerializer(page, many=True).data)
 

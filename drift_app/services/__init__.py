@@ -6,6 +6,7 @@
 - retention.py    purging old samples while keeping evidence
 - teams.py        team memberships
 - keys.py         personal API tokens and ingestion keys (hashed, scoped, expiring, revocable)
+- reaper.py       failing runs stuck past their lease
 
 Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
 """
@@ -23,6 +24,7 @@ from .drift import (
     drift_window_scheduled,
     last_complete_window,
 )
+from .reaper import ReapResult, runs_reap
 from .retention import samples_purge
 from .samples import (
     SAMPLE_TABLE,
@@ -42,5 +44,5 @@ __all__ = [
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
     "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
     "team_membership_add", "deployment_update", "DEPLOYMENT_SETTINGS",
-    "api_key_revoke", "ingestion_key_create", "personal_token_create",
+    "api_key_revoke", "ingestion_key_create", "personal_token_create", "ReapResult", "runs_reap",
 ]

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import embeddings, selectors, stats
@@ -164,26 +164,55 @@ def drift_runs_create(
                 .defer("prompt_artifact", "response_artifact", "sample_ids").first())
     if baseline is None:
         raise ValidationError({"baseline": f"deployment {deployment.slug} has no fitted baseline yet; create one first"})
-    runs = [
-        DriftRun.objects.create(
+    runs, created = [], []
+    for target in targets:
+        run, is_new = _live_run_get_or_create(
             deployment=deployment, baseline=baseline, window_start=window_start, window_end=window_end,
             target=target, trigger=trigger,
         )
-        for target in targets
-    ]
+        runs.append(run)
+        if is_new:
+            created.append(run)
     if enqueue:
         from ..tasks import drift_run_compute_task
 
-        for run in runs:
+        for run in created:
             transaction.on_commit(lambda run_id=run.id: drift_run_compute_task.delay(run_id))
     return runs
 
 
+def _live_run_get_or_create(*, deployment, baseline, window_start, window_end, target, trigger) -> tuple[DriftRun, bool]:
+    """The window's live (not failed) run for the target, created when there is none.
+
+    Idempotent under duplicate beats and API retries: the partial unique constraint
+    driftrun_one_live_per_window decides a race, and the loser reads the winner's run.
+    """
+    live = DriftRun.objects.filter(
+        deployment=deployment, target=target, window_start=window_start, window_end=window_end,
+    ).exclude(status=DriftRun.Status.FAILED)
+    existing = live.first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return DriftRun.objects.create(
+                deployment=deployment, baseline=baseline, window_start=window_start, window_end=window_end,
+                target=target, trigger=trigger,
+            ), True
+    except IntegrityError:
+        return live.get(), False
+
+
 def drift_run_compute(*, run: DriftRun) -> DriftRun:
     """Evaluate one window against the run's baseline and store every statistic with its verdict."""
+    if run.status not in (DriftRun.Status.PENDING, DriftRun.Status.RUNNING):
+        # A redelivered task (or one whose run the reaper failed): the run is settled, nothing to redo.
+        logger.info("drift run %s is %s; not computed again", run.id, run.status)
+        return run
     started = time.perf_counter()
     run.status = DriftRun.Status.RUNNING
-    run.save(update_fields=["status"])
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["status", "heartbeat_at"])
     deployment = run.deployment
     try:
         if run.baseline.embedding_model != embeddings.MODEL_NAME:
@@ -278,7 +307,10 @@ def last_complete_window(*, deployment: Deployment, now: dt.datetime) -> tuple[d
 def drift_window_scheduled(*, deployment: Deployment, now: dt.datetime | None = None) -> list[DriftRun]:
     """Called by the beat schedule: queue runs for the last complete window unless they exist."""
     start, end = last_complete_window(deployment=deployment, now=now or timezone.now())
-    if DriftRun.objects.filter(deployment=deployment, window_start=start, window_end=end).exists():
+    # Failed runs do not block the window: the next beat retries it.
+    if DriftRun.objects.filter(deployment=deployment, window_start=start, window_end=end).exclude(
+        status=DriftRun.Status.FAILED
+    ).exists():
         return []
     try:
         return drift_runs_create(

@@ -45,9 +45,10 @@ WITH input AS (
 ), inserted AS (
     INSERT INTO {SAMPLE_TABLE}
         (deployment_id, external_id, prompt, response, model_version, client_timestamp,
-         received_at, metadata, embedding_model)
-    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, ''
+         received_at, metadata, embedding_model, embed_queued_at)
+    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, '', now()
     FROM input
+    ORDER BY external_id
     ON CONFLICT (deployment_id, external_id) DO NOTHING
     RETURNING id, external_id
 )
@@ -65,13 +66,16 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
 
     A retried request inserts nothing and answers with the stored ids.
     """
+    # Rows go in sorted by external_id: two overlapping batches then take their row locks (unique
+    # index entries) in the same order, so they wait for each other instead of deadlocking.
+    ordered = sorted(records, key=lambda r: r.external_id)
     params = [
-        [r.external_id for r in records],
-        [r.prompt for r in records],
-        [r.response for r in records],
-        [r.model_version for r in records],
-        [r.client_timestamp for r in records],
-        [json.dumps(r.metadata) for r in records],
+        [r.external_id for r in ordered],
+        [r.prompt for r in ordered],
+        [r.response for r in ordered],
+        [r.model_version for r in ordered],
+        [r.client_timestamp for r in ordered],
+        [json.dumps(r.metadata) for r in ordered],
         deployment.id,
         deployment.id,
     ]
@@ -121,6 +125,9 @@ def samples_embed(*, sample_ids: list[int], chunk_size: int | None = None) -> in
     )
     if not rows:
         return 0
+    # Renew the claim: the lease counts from the start of the work, so a backfill leaves these alone
+    # while this task runs, and takes them again if this worker dies.
+    ProductionSample.objects.filter(id__in=[r[0] for r in rows]).update(embed_queued_at=timezone.now())
     # The part users write: each deployment's template patterns are stripped from prompts first.
     rows = [(i, embeddings.strip_template(p, strip) if strip else p, r) for i, p, r, strip in rows]
     chunk_size = chunk_size or settings.DRIFTDESK_EMBED_CHUNK
@@ -168,28 +175,73 @@ def samples_store_vectors(*, ids: np.ndarray, prompt_vectors: np.ndarray, respon
         )
 
 
-def embeddings_backfill(*, chunk_size: int = 1000) -> int:
-    """Queue embedding for every sample still without a vector from the current model.
+# The claim: stamp up to `cap` samples that need vectors and whose last claim is older than the lease,
+# in one statement over the partial index sample_embed_claim. SKIP LOCKED lets two backfills (should
+# single-flight ever fail) take disjoint rows instead of waiting on each other. No ORDER BY: it would
+# tempt the planner to walk the primary key (the whole table) instead of the small partial index.
+_CLAIM_SQL = f"""
+UPDATE {SAMPLE_TABLE} SET embed_queued_at = now()
+WHERE id IN (
+    SELECT id FROM {SAMPLE_TABLE}
+    WHERE prompt_embedding IS NULL
+      AND received_at < %s
+      AND (embed_queued_at IS NULL OR embed_queued_at < %s)
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
 
-    Runs periodically (django-celery-beat) so a worker crash or a broker outage loses nothing.
-    Only samples older than DRIFTDESK_BACKFILL_GRACE_SECONDS are taken, so fresh samples whose task
-    is still queued are not embedded twice.
+# Key of the PostgreSQL advisory lock that keeps the backfill single-flight (any stable 64-bit number).
+BACKFILL_LOCK_KEY = 0x44726966_74424631  # "DriftBF1"
+
+# Samples whose vectors come from another model: a second claim, over an index on embedding_model
+# (`<` and `>` instead of `<>`, so both halves are index range scans that find nothing when no model changed).
+_CLAIM_STALE_SQL = f"""
+UPDATE {SAMPLE_TABLE} SET embed_queued_at = now()
+WHERE id IN (
+    SELECT id FROM {SAMPLE_TABLE}
+    WHERE prompt_embedding IS NOT NULL
+      AND (embedding_model < %s OR embedding_model > %s)
+      AND (embed_queued_at IS NULL OR embed_queued_at < %s)
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+def embeddings_backfill(*, chunk_size: int = 1000, cap: int | None = None) -> int:
+    """Queue embedding for samples still without a vector whose embedding is not queued already.
+
+    Runs periodically (django-celery-beat) so a worker crash or a broker outage loses nothing:
+    - single-flight: a PostgreSQL advisory lock, so overlapping beats never run two backfills at once;
+    - a claim, not a scan: `UPDATE ... RETURNING` over a partial index stamps `embed_queued_at` on
+      at most DRIFTDESK_BACKFILL_CAP samples whose last claim (by ingestion, an earlier backfill or
+      a starting worker) is older than DRIFTDESK_EMBED_LEASE_SECONDS. Work already queued is never
+      queued again; a task lost with its worker is queued again once its lease runs out.
+    Returns the number of samples queued.
     """
     from ..tasks import embed_samples_task
 
-    cutoff = timezone.now() - timedelta(seconds=settings.DRIFTDESK_BACKFILL_GRACE_SECONDS)
-    pending = (
-        ProductionSample.objects.filter(received_at__lt=cutoff)
-        .filter(prompt_embedding__isnull=True)
-        .values_list("id", flat=True)
-        .order_by("id")
-    )
-    stale = (
-        ProductionSample.objects.filter(prompt_embedding__isnull=False)
-        .exclude(embedding_model=embeddings.MODEL_NAME)
-        .values_list("id", flat=True)
-    )
-    ids = sorted(set(pending) | set(stale))
-    for start in range(0, len(ids), chunk_size):
-        embed_samples_task.delay(ids[start : start + chunk_size])
+    cap = cap or settings.DRIFTDESK_BACKFILL_CAP
+    now = timezone.now()
+    grace = now - timedelta(seconds=settings.DRIFTDESK_BACKFILL_GRACE_SECONDS)
+    lease = now - timedelta(seconds=settings.DRIFTDESK_EMBED_LEASE_SECONDS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [BACKFILL_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            logger.info("embedding backfill already running elsewhere: skipped")
+            return 0
+        cursor.execute(_CLAIM_SQL, [grace, lease, cap])
+        ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) < cap:
+            cursor.execute(_CLAIM_STALE_SQL, [embeddings.MODEL_NAME, embeddings.MODEL_NAME, lease, cap - len(ids)])
+            ids += [row[0] for row in cursor.fetchall()]
+        ids.sort()
+        for start in range(0, len(ids), chunk_size):
+            chunk = ids[start : start + chunk_size]
+            transaction.on_commit(lambda chunk=chunk: embed_samples_task.delay(chunk))
+    if ids:
+        logger.info("embedding backfill queued %d samples", len(ids))
     return len(ids)

@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "csp",
+    "axes",
     "drift_app.apps.DriftAppConfig",
     # The layers, lowest first (imports only go down; .importlinter checks it).
     "goldenset",
@@ -108,7 +110,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "drift_app.middleware.BodySizeLimitMiddleware",
+    "drift_app.middleware.ServiceUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,6 +120,10 @@ MIDDLEWARE = [
     "compliance.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After the session and messages: a NUL or lone surrogate in any query parameter or form value is a 400.
+    "drift_app.middleware.InputTextMiddleware",
+    # Last, as django-axes requires: refuses sign-in after repeated failures.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "drift_app.urls"
@@ -175,9 +183,55 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes throttles sign-in: after AXES_FAILURE_LIMIT failures for one user name from one
+# address, that pair is locked out for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = _int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- HTTPS ---------------------------------------------------------------------------------------
+# DRIFTDESK_HTTPS=true for a deployment served over HTTPS: secure cookies, HSTS, redirect to https.
+# DRIFTDESK_BEHIND_PROXY=true when a proxy terminates TLS and sets X-Forwarded-Proto.
+DRIFTDESK_HTTPS = _bool("DRIFTDESK_HTTPS", False)
+SECURE_SSL_REDIRECT = DRIFTDESK_HTTPS
+SESSION_COOKIE_SECURE = DRIFTDESK_HTTPS
+CSRF_COOKIE_SECURE = DRIFTDESK_HTTPS
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 31_536_000 if DRIFTDESK_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", DRIFTDESK_HTTPS)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+if _bool("DRIFTDESK_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Content-Security-Policy (django-csp) --------------------------------------------------------
+# No inline script anywhere: scripts are static files (static/js/, static/verdicts/). Inline style
+# attributes remain in a few report tables and in Swagger UI, hence 'unsafe-inline' for styles only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -209,7 +263,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drift_app.api_errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "drift_app.pagination.Pagination",
+    # Refuses non-finite numbers, lone surrogates and deep nesting with a 400 (see drift_app.validation).
+    "DEFAULT_PARSER_CLASSES": [
+        "drift_app.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {
@@ -217,6 +277,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Monitor fine-tuned LLMs after deployment: ingestion, drift, golden set, feedback.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are for signed-in users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI's assets come from the drf-spectacular-sidecar package: no CDN, the app runs offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -269,6 +331,13 @@ DRIFTDESK_EMBED_BATCH_SIZE = _int("DRIFTDESK_EMBED_BATCH_SIZE", 128, minimum=1)
 DRIFTDESK_EMBED_CHUNK = _int("DRIFTDESK_EMBED_CHUNK", 1000, minimum=1)
 # Samples older than this with no vector are picked up again by the periodic backfill.
 DRIFTDESK_BACKFILL_GRACE_SECONDS = _int("DRIFTDESK_BACKFILL_GRACE_SECONDS", 120, minimum=0)
+# An embedding claim (queued or started) older than this is taken again by the backfill: the bound on
+# how long a sample waits after its worker was killed (not the broker's visibility timeout).
+DRIFTDESK_EMBED_LEASE_SECONDS = _int("DRIFTDESK_EMBED_LEASE_SECONDS", 600, minimum=1)
+# At most this many samples queued per backfill run (the queue never grows by more per beat).
+DRIFTDESK_BACKFILL_CAP = _int("DRIFTDESK_BACKFILL_CAP", 20_000, minimum=1)
+# Drift runs and baselines without progress for this long are failed by the reaper (see services/reaper.py).
+DRIFTDESK_RUN_LEASE_SECONDS = _int("DRIFTDESK_RUN_LEASE_SECONDS", 3600, minimum=60)
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_PORT = _int("REDIS_PORT", 6379, minimum=1)

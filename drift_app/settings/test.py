@@ -16,6 +16,9 @@ os.environ.setdefault("DRIFTDESK_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
 from .base import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Sign-in throttling off by default: Client.login() authenticates without a request, which django-axes
+# refuses. tests/robustness/test_web_hardening.py turns it on to test it.
+AXES_ENABLED = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 # Lets two suites share one PostgreSQL server (e.g. a developer's and an editor's) without clashing.

@@ -7,6 +7,7 @@
 - imports.py   JSONL/CSV import with a per-row report, and export
 - config.py    evaluation configuration and schedule
 - runs.py      evaluation runs and their comparison with the baseline run
+- reliability.py  schedule ticks, leases and the reaper of stuck evaluation runs
 
 Every public function is keyword-only and atomic.
 """
@@ -28,6 +29,7 @@ from .common import (
     item_pii_blocks,
     version_content_hash,
 )
+from .reliability import eval_runs_reap, schedule_tick
 from .config import (
     EVAL_CONFIG_FIELDS,
     eval_config_get,
@@ -62,6 +64,8 @@ from .runs import (
 from .versions import golden_version_create
 
 __all__ = [
+    "eval_runs_reap",
+    "schedule_tick",
     "Action",
     "EVAL_CONFIG_FIELDS",
     "IMPORT_FIELDS",

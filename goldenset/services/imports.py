@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from drift_app import embeddings
+from drift_app.validation import csv_safe, loads_strict, text_problem
 
 from ..models import (
     GoldenItem,
@@ -89,9 +90,9 @@ def parse_import(*, fmt: str, content: str) -> tuple[list[dict], list[RowProblem
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = loads_strict(line)
             except ValueError as exc:
-                problems.append(RowProblem(n, "line", f"is not valid JSON: {exc.msg}"))
+                problems.append(RowProblem(n, "line", f"is not valid JSON: {getattr(exc, 'msg', exc)}"))
                 continue
             if not isinstance(obj, dict):
                 problems.append(RowProblem(n, "line", f"must be a JSON object, got {type(obj).__name__}"))
@@ -103,8 +104,14 @@ def parse_import(*, fmt: str, content: str) -> tuple[list[dict], list[RowProblem
         missing = {"prompt", "reference_answer", "category"} - set(reader.fieldnames or [])
         if missing:
             return [], [RowProblem(1, sorted(missing)[0], "column is missing from the header row")]
-        for record in reader:
-            n = reader.line_num
+        records = []
+        try:
+            for record in reader:
+                records.append((reader.line_num, record))
+        except csv.Error as exc:
+            # e.g. a field over csv.field_size_limit() (131,072 characters): a row problem, not a 500.
+            return [], [RowProblem(reader.line_num, "line", f"cannot be read as CSV: {exc}")]
+        for n, record in records:
             if None in record:
                 problems.append(RowProblem(n, "line", "has more cells than the header"))
                 continue
@@ -122,6 +129,14 @@ def parse_import(*, fmt: str, content: str) -> tuple[list[dict], list[RowProblem
             rows.append(row)
     else:
         problems.append(RowProblem(0, "format", "must be 'jsonl' or 'csv'"))
+    for row in rows:
+        for key, value in row.items():
+            texts = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+            for text in texts:
+                problem = text_problem(text) if isinstance(text, str) else None
+                if problem:
+                    problems.append(RowProblem(row["_row"], key, problem))
+                    break
     return rows, problems
 
 
@@ -220,8 +235,10 @@ def golden_export(*, fmt: str, items) -> str:
                          "must_not_include", "regex"])
         for i in items:
             acc = i.acceptance or {}
-            writer.writerow([i.id, i.status, i.prompt, i.reference_answer, i.category, "|".join(i.tags),
-                             "|".join(acc.get("must_include", [])), "|".join(acc.get("must_not_include", [])),
-                             acc.get("regex", "")])
+            # csv_safe: a cell like =HYPERLINK(...) is not evaluated when the export is opened in a spreadsheet.
+            writer.writerow([csv_safe(v) for v in (
+                i.id, i.status, i.prompt, i.reference_answer, i.category, "|".join(i.tags),
+                "|".join(acc.get("must_include", [])), "|".join(acc.get("must_not_include", [])),
+                acc.get("regex", ""))])
         return out.getvalue()
     raise ValidationError({"format": "must be 'jsonl' or 'csv'"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from drift_app import outbound
@@ -25,6 +25,7 @@ from ..models import (
 from .common import MAX_ANSWER_CHARS, _reason
 from .config import eval_config_get
 from .items import encode_cached
+from . import reliability
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _latest_version() -> GoldenSetVersion:
 @transaction.atomic
 def eval_run_create(
     *, deployment: Deployment, user=None, model_version: str | None = None, answers: dict[int, str] | None = None,
-    trigger: str = EvalRun.Trigger.API, queue: bool = True, answers_produced_at=None,
+    trigger: str = EvalRun.Trigger.API, queue: bool = True, answers_produced_at=None, schedule_tick=None,
 ) -> EvalRun:
     """Create a run of the latest golden-set version for a model version.
 
@@ -86,6 +87,7 @@ def eval_run_create(
         judge_prompt_version=scoring.JUDGE_PROMPT_VERSION if config.judge_enabled else "",
         endpoint_model=config.endpoint_model if answers is None else "", item_count=len(version_items),
         answers_produced_at=answers_produced_at,
+        schedule_tick=schedule_tick,
     )
     EvalResult.objects.bulk_create([
         EvalResult(run=run, version_item=vi, item_id=vi.item_id,
@@ -113,9 +115,9 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
     Safe to run again on a run that failed half-way (answers already obtained are kept).
     """
     run = EvalRun.objects.select_related("deployment").get(pk=run.pk)
-    if run.status == EvalRun.Status.SUCCEEDED:
-        return run
-    EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.RUNNING,
+    if run.status == EvalRun.Status.SUCCEEDED or reliability.eval_run_is_held(run):
+        return run  # done, or a redelivered task while another worker still holds the lease
+    EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.RUNNING, heartbeat_at=timezone.now(),
                                              started_at=run.started_at or timezone.now())
     run.refresh_from_db()
     config = eval_config_get(deployment=run.deployment)
@@ -125,13 +127,19 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
         if run.answer_source == EvalRun.AnswerSource.ENDPOINT:
             missing = [r for r in results if r.answer is None]
             client = client or _client(config, model=run.endpoint_model or config.endpoint_model)
-            replies = client.complete_many([[{"role": "user", "content": r.version_item.prompt}] for r in missing])
-            for r, reply in zip(missing, replies):
-                r.attempts, r.latency_ms = reply.attempts, reply.latency_ms
-                if reply.ok:
-                    r.answer = reply.content
-                else:
-                    errors[r.id] = reply.error
+            for start in range(0, len(missing), reliability.ANSWER_BATCH):
+                batch = missing[start : start + reliability.ANSWER_BATCH]
+                replies = client.complete_many([[{"role": "user", "content": r.version_item.prompt}] for r in batch])
+                for r, reply in zip(batch, replies):
+                    r.attempts, r.latency_ms = reply.attempts, reply.latency_ms
+                    if reply.ok:
+                        r.answer = reply.content
+                    else:
+                        errors[r.id] = reply.error
+                # Stored per batch, and the lease renewed: a killed run resumes without asking again.
+                EvalResult.objects.bulk_update([r for r in batch if r.answer is not None],
+                                               ["answer", "attempts", "latency_ms"])
+                reliability.eval_run_heartbeat(run=run)
         for r in results:
             if r.answer is None and r.id not in errors:
                 errors[r.id] = "no answer was uploaded for this item"
@@ -256,5 +264,18 @@ def eval_scheduled(*, deployment: Deployment) -> EvalRun | None:
     if not config.has_endpoint:
         logger.warning("scheduled golden evaluation of %s skipped: no endpoint configured", deployment.slug)
         return None
-    run = eval_run_create(deployment=deployment, trigger=EvalRun.Trigger.SCHEDULE, queue=False)
+    tick = reliability.schedule_tick(config.schedule_cron, timezone.now())
+    model_version = deployment.current_model_version
+    existing = EvalRun.objects.filter(deployment=deployment, model_version=model_version,
+                                      schedule_tick=tick).exclude(status=EvalRun.Status.FAILED).first()
+    if existing is None:
+        try:
+            run = eval_run_create(deployment=deployment, trigger=EvalRun.Trigger.SCHEDULE, queue=False,
+                                  schedule_tick=tick)
+        except IntegrityError:  # a duplicate beat for the same tick won the race
+            return None
+    elif existing.status == EvalRun.Status.SUCCEEDED:
+        return existing
+    else:
+        run = existing  # resume (answers stored so far are kept)
     return eval_run_execute(run=run)

@@ -45,7 +45,6 @@ def test_a_second_flag_by_the_same_user_on_the_same_answer_is_refused_with_409(p
 
 
 def test_two_power_users_may_flag_the_same_answer(personas, samples, django_user_model):
-    from django.contrib.auth.models import Group
 
     dave = django_user_model.objects.create_user("dave")
     join_team(dave, "power_user")  # a member of the personas' team
@@ -73,7 +72,6 @@ def test_flagging_past_the_per_user_rate_limit_answers_429_with_a_clear_message(
 
 @override_settings(DRIFTDESK_FLAG_RATE="1/hour")
 def test_the_rate_limit_counts_per_user(personas, samples, django_user_model):
-    from django.contrib.auth.models import Group
     from rest_framework.test import APIClient
 
     dave = django_user_model.objects.create_user("dave")
@@ -123,7 +121,6 @@ def test_it_answers_401_without_a_token(personas, samples):
 
 
 def test_a_power_user_sees_only_their_own_flags_and_what_became_of_them(personas, samples, flag, django_user_model):
-    from django.contrib.auth.models import Group
 
     from feedback import services
 

@@ -21,7 +21,6 @@ T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)  # a Monday
 @pytest.fixture
 def scenario(personas, deployment, django_user_model):
     """Day 1: 10 samples, 3 flagged (1 confirmed bad, 1 outdated, 1 pending). Day 2: 5 samples, none flagged."""
-    from django.contrib.auth.models import Group
 
     dave = django_user_model.objects.create_user("dave")
     join_team(dave, "power_user")  # a member of the personas' team

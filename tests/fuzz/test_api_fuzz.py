@@ -1,0 +1,27 @@
+"""Bounded fuzzing inside `make test`: schemathesis, four roles, FUZZ_EXAMPLES generated requests each.
+
+150 requests per role = 600 in all (about 25 s on 2 cores). `make fuzz` runs the long version.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from tests.fuzz.harness import FUZZ_PERSONAS, examples_from_env, fuzz, load_schema, seed_world
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FUZZ_EXAMPLES = 150
+
+
+def test_generated_requests_for_four_roles_get_no_server_error_and_conform_to_the_schema(personas):
+    seed_world()
+    tokens = {name: Token.objects.get_or_create(user=getattr(personas, name))[0].key for name in FUZZ_PERSONAS}
+    stats = fuzz(schema=load_schema(), tokens=tokens, examples=examples_from_env(FUZZ_EXAMPLES), seed=15)
+    print(json.dumps({"fuzz": "schemathesis", "roles": list(FUZZ_PERSONAS), **stats.as_dict()}))
+    assert stats.requests + stats.errors == len(FUZZ_PERSONAS) * examples_from_env(FUZZ_EXAMPLES)
+    assert stats.server_errors == 0, "\n".join(stats.failures)
+    assert stats.nonconforming == 0, "\n".join(stats.failures)
