@@ -12,6 +12,7 @@ api_v1 = [
     path("deployments/<slug:slug>/drift-runs", api.DriftRunListCreateApi.as_view(), name="api-drift-runs"),
     path("deployments/<slug:slug>/drift-runs/<int:run_id>", api.DriftRunDetailApi.as_view(), name="api-drift-run"),
     path("deployments/<slug:slug>/baselines", api.BaselineListCreateApi.as_view(), name="api-baselines"),
+    path("deployments/<slug:slug>/quality", api.QualityEvidenceApi.as_view(), name="api-quality"),
     path("", include("goldenset.api_urls")),
     path("", include("feedback.api_urls")),
     path("", include("verdicts.api_urls")),

@@ -16,7 +16,7 @@ from pgvector.django import HnswIndex, VectorField
 
 from drift_app.embeddings import DIMENSIONS
 from drift_app.models import Deployment, ProductionSample
-from drift_app.stats.scoring import DEFAULT_SIMILARITY_THRESHOLD
+from drift_app.stats.scoring import DEFAULT_ALIGNMENT_THRESHOLD, DEFAULT_SIMILARITY_THRESHOLD
 
 
 class ImmutableError(Exception):
@@ -174,8 +174,20 @@ class EvalConfig(models.Model):
         default=DEFAULT_SIMILARITY_THRESHOLD, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Cosine similarity to the reference at or above which an answer passes (see goldenset/README.md).",
     )
+    alignment_threshold = models.FloatField(
+        default=DEFAULT_ALIGNMENT_THRESHOLD, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Sentence coverage or support at or above which an answer carries the reference's content.",
+    )
+    combination_rule = models.CharField(
+        max_length=40, default="judge-authoritative",
+        help_text="How scorer outcomes combine (goldenset/scorers.py RULES); stored on every run.",
+    )
     judge_enabled = models.BooleanField(default=False)
     judge_model = models.CharField(max_length=200, blank=True, help_text="Model name for the LLM judge (same endpoint).")
+    judge_min_kappa = models.FloatField(
+        default=0.6, validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="Cohen's kappa against SMEs below which the judge is shown as uncalibrated.",
+    )
     schedule_cron = models.CharField(
         max_length=100, blank=True, default="",
         help_text="Crontab 'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *'); empty: no schedule.",
@@ -187,6 +199,10 @@ class EvalConfig(models.Model):
         return bool(self.endpoint_base_url and self.endpoint_model)
 
     def clean(self) -> None:
+        from .scorers import RULES
+
+        if self.combination_rule not in RULES:
+            raise ValidationError({"combination_rule": f"unknown rule; choose one of: {', '.join(RULES)}"})
         if self.judge_enabled and not (self.has_endpoint and self.judge_model):
             raise ValidationError({"judge_model": "the judge needs an endpoint and a judge model"})
         if self.schedule_cron:
@@ -227,6 +243,11 @@ class EvalRun(models.Model):
     judge_model = models.CharField(max_length=200, blank=True)
     judge_prompt_version = models.CharField(max_length=50, blank=True)
     endpoint_model = models.CharField(max_length=200, blank=True)
+    combination_rule = models.CharField(max_length=40, blank=True, help_text="Empty: scored before rules were recorded.")
+    # goldenset.scorers.scorer_config(): rule, scorer versions, thresholds, judge model. A run is compared
+    # only with a baseline whose configuration is equal; otherwise comparison_refused says why.
+    scorer_config = models.JSONField(default=dict, blank=True)
+    comparison_refused = models.TextField(blank=True)
 
     item_count = models.PositiveIntegerField(default=0)
     passed_count = models.PositiveIntegerField(default=0)

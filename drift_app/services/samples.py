@@ -40,13 +40,13 @@ class IngestResult:
 
 _INSERT_SQL = f"""
 WITH input AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
-        AS t(external_id, prompt, response, model_version, client_timestamp, metadata)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])
+        AS t(external_id, prompt, response, model_version, client_timestamp, metadata, scores)
 ), inserted AS (
     INSERT INTO {SAMPLE_TABLE}
         (deployment_id, external_id, prompt, response, model_version, client_timestamp,
-         received_at, metadata, embedding_model)
-    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, ''
+         received_at, metadata, scores, embedding_model)
+    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, scores::jsonb, ''
     FROM input
     ON CONFLICT (deployment_id, external_id) DO NOTHING
     RETURNING id, external_id
@@ -72,6 +72,7 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
         [r.model_version for r in records],
         [r.client_timestamp for r in records],
         [json.dumps(r.metadata) for r in records],
+        [json.dumps(r.scores) for r in records],
         deployment.id,
         deployment.id,
     ]

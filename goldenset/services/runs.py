@@ -78,6 +78,11 @@ def eval_run_create(
         judge_model=config.judge_model if config.judge_enabled else "",
         judge_prompt_version=scoring.JUDGE_PROMPT_VERSION if config.judge_enabled else "",
         endpoint_model=config.endpoint_model if answers is None else "", item_count=len(version_items),
+        combination_rule=config.combination_rule,
+        scorer_config=scorers.scorer_config(
+            rule=config.combination_rule, similarity_threshold=config.similarity_threshold,
+            alignment_threshold=config.alignment_threshold,
+            judge_model=config.judge_model if config.judge_enabled else ""),
     )
     EvalResult.objects.bulk_create([
         EvalResult(run=run, version_item=vi, item_id=vi.item_id,
@@ -127,8 +132,10 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
             if r.answer is None and r.id not in errors:
                 errors[r.id] = "no answer was uploaded for this item"
         scorable = [r for r in results if r.id not in errors]
-        context = scorers.ScoringContext(similarity_threshold=run.similarity_threshold, encode=encode_cached,
-                                         judge_model=run.judge_model)
+        pinned = run.scorer_config or {}
+        context = scorers.ScoringContext(
+            similarity_threshold=run.similarity_threshold, encode=encode_cached, judge_model=run.judge_model,
+            alignment_threshold=pinned.get("alignment_threshold", scoring.DEFAULT_ALIGNMENT_THRESHOLD))
         if run.judge_model:
             judge_client = judge_client or _client(config, model=run.judge_model)
             context.judge_complete_many = judge_client.complete_many
@@ -137,7 +144,7 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
         per_item = scorers.score_all(items, [r.answer for r in scorable], context)
         for r, outcomes in zip(scorable, per_item):
             _store_outcomes(r, outcomes, run=run)
-            status, reason = scorers.combine(outcomes)
+            status, reason = scorers.combine(outcomes, run.combination_rule or "any-content")
             if status == scorers.ERRORED:
                 errors[r.id] = reason
                 continue
@@ -169,7 +176,13 @@ def _store_outcomes(r: EvalResult, outcomes: dict[str, scorers.ScoreOutcome], *,
         r.judge_passed, r.judge_score = judge.status == scorers.PASSED, judge.score
         r.judge_rationale = judge.details.get("rationale", judge.reason)
         r.judge_model, r.judge_prompt_version = run.judge_model, run.judge_prompt_version
-    score = r.judge_score if r.judge_passed is not None else r.similarity
+    alignment = outcomes.get("alignment")
+    if r.judge_passed is not None:
+        score = r.judge_score
+    elif run.combination_rule and run.combination_rule != "any-content" and alignment is not None:
+        score = alignment.score  # what decided the content under the default rule
+    else:
+        score = r.similarity
     r.score = None if score is None else round(float(score), 4)
 
 
@@ -211,10 +224,25 @@ def _eval_run_finish(*, run: EvalRun, results: list[EvalResult]) -> EvalRun:
     return run
 
 
+def comparison_refusal(*, run: EvalRun, baseline: EvalRun) -> str:
+    """Why `run` cannot be compared with `baseline` ('' when it can): they must be scored the same way."""
+    if not baseline.scorer_config:
+        return (f"Not compared with baseline run {baseline.pk}: it was scored before scorer configurations were "
+                f"recorded. Re-score the baseline's model or choose a baseline scored with this configuration.")
+    differences = scorers.scorer_config_differences(run.scorer_config or {}, baseline.scorer_config)
+    if differences:
+        return (f"Not compared with baseline run {baseline.pk}: it was scored with another scorer configuration "
+                f"({'; '.join(differences)}). Pass rates under different scorers are not comparable.")
+    return ""
+
+
 def _compare_with_baseline(*, run: EvalRun, baseline: EvalRun | None) -> None:
     EvalResult.objects.filter(run=run).update(regressed=False)
-    if baseline is None or baseline.pk == run.pk:
+    run.comparison_refused = ""
+    refusal = comparison_refusal(run=run, baseline=baseline) if baseline is not None and baseline.pk != run.pk else ""
+    if baseline is None or baseline.pk == run.pk or refusal:
         run.baseline_run, run.relative_drop_pct, run.regressed_count = None, None, 0
+        run.comparison_refused = refusal
     else:
         passed_before = set(
             baseline.results.filter(outcome=EvalResult.Outcome.PASSED).values_list("item_id", flat=True)
@@ -223,7 +251,7 @@ def _compare_with_baseline(*, run: EvalRun, baseline: EvalRun | None) -> None:
         run.regressed_count = regressed.update(regressed=True)
         run.baseline_run = baseline
         run.relative_drop_pct = scoring.pass_rate_drop_pct(baseline.pass_rate, run.pass_rate)
-    run.save(update_fields=["baseline_run", "relative_drop_pct", "regressed_count"])
+    run.save(update_fields=["baseline_run", "relative_drop_pct", "regressed_count", "comparison_refused"])
 
 
 @transaction.atomic
