@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from drift_app import selectors, services
+from drift_app.embeddings import encode
 from drift_app.models import Baseline, ProductionSample
 from drift_app.validation import parse_samples
 from tests import factories
@@ -66,7 +67,10 @@ def _ingest(deployment, start, n, reward_mean, *, prefix, response="Open Setting
     parsed, _ = parse_samples(records, default_model_version="v1", max_batch=1000, max_prompt_chars=10_000,
                               max_response_chars=10_000)
     result = services.samples_ingest(deployment=deployment, records=parsed)
-    services.samples_embed(sample_ids=[s.id for s in result.samples])
+    # Stored on this connection (samples_embed writes from a second one, which cannot see this test's rows).
+    vectors = encode([r.prompt for r in parsed] + [r.response for r in parsed])
+    services.samples_store_vectors(ids=np.array([s.id for s in result.samples]), prompt_vectors=vectors[:n],
+                                   response_vectors=vectors[n:])
 
 
 @pytest.fixture
