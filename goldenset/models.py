@@ -315,3 +315,24 @@ class EvalResult(models.Model):
     class Meta:
         ordering = ["-regressed", "outcome", "item_id"]
         constraints = [models.UniqueConstraint(fields=["run", "item"], name="golden_result_run_item_unique")]
+
+
+class JudgeCalibrationLabel(models.Model):
+    """An SME's own pass/fail on an item the LLM judge graded: the judge's agreement with people.
+
+    Append-only (one label per SME and result; a change of mind is a new label after deleting nothing:
+    the service refuses a second label by the same SME). The judge model and rubric version are copied
+    from the result so that a new judge starts a new series.
+    """
+
+    result = models.ForeignKey(EvalResult, on_delete=models.PROTECT, related_name="calibration_labels")
+    labelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    passed = models.BooleanField()
+    note = models.TextField(blank=True)
+    judge_model = models.CharField(max_length=200)
+    judge_prompt_version = models.CharField(max_length=50)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["result", "labelled_by"], name="judge_label_one_per_sme")]

@@ -16,11 +16,13 @@ Scorers (see goldenset/README.md):
   returns JSON `{"verdict": "pass"|"fail", "score": 0..1, "rationale": "..."}`; the judge's
   model and JUDGE_PROMPT_VERSION are stored with every score.
 
-Pass/fail rule per item: if acceptance criteria exist they must hold (a wrong price fails even
-when the sentence is otherwise similar — embeddings hardly see numbers). Then the item passes if
-the answer is an exact match, OR its similarity >= threshold, OR (judge enabled) the judge says
-pass. An item whose answer could not be obtained, or whose judge reply was malformed, is
-*errored*: never passed, never failed, and left out of the pass rate.
+Further primitives (issue 12): ``split_sentences``, ``align_sentences`` (coverage and support),
+``alignment_passes``, ``extract_facts`` and ``fact_contradictions`` (numbers with units and currencies,
+percentages, durations, dates, times, polarity, names). How goldenset/scorers.py combines the scorers'
+outcomes is a named rule stored on each run (see goldenset/README.md). ``decide``/``score_batch`` below
+implement the rule before issue 12 (exact OR similarity OR judge, gated by acceptance) and are kept for
+the old bench (bench/golden.py). An item whose answer could not be obtained, or whose judge reply was
+malformed, is *errored*: never passed, never failed, and left out of the pass rate.
 """
 
 from __future__ import annotations
@@ -529,3 +531,61 @@ def fact_contradictions(
             out.append(Contradiction("entity", ref_sentence, sentence, ", ".join(sorted(missing)),
                                      ", ".join(sorted(new))))
     return out
+
+
+# --- judge calibration against SMEs ---------------------------------------------------------------
+
+MIN_CALIBRATION_ITEMS = 30
+DEFAULT_MIN_KAPPA = 0.6
+
+
+@dataclass(frozen=True)
+class JudgeAgreement:
+    """Agreement of a judge's pass/fail with SMEs' on the same items.
+
+    kappa: Cohen's kappa (nan when undefined); low/high: its 95% interval (normal approximation with the
+    large-sample standard error sqrt(p_o (1 - p_o) / (n (1 - p_e)^2)), clipped to [-1, 1]); confusion:
+    counts keyed judge/sme ("pass/pass", "pass/fail", "fail/pass", "fail/fail"). calibrated: kappa at or
+    above the minimum on at least MIN_CALIBRATION_ITEMS items; reason says why not otherwise.
+    """
+
+    n: int
+    kappa: float
+    low: float
+    high: float
+    confusion: dict
+    calibrated: bool
+    reason: str
+
+    def to_dict(self) -> dict:
+        def clean(x):
+            return None if x != x else round(x, 4)
+        return {"n": self.n, "kappa": clean(self.kappa), "low": clean(self.low), "high": clean(self.high),
+                "confusion": self.confusion, "calibrated": self.calibrated, "reason": self.reason}
+
+
+def judge_agreement(judge: list[bool], sme: list[bool], *, min_kappa: float = DEFAULT_MIN_KAPPA,
+                    min_items: int = MIN_CALIBRATION_ITEMS) -> JudgeAgreement:
+    from .agreement import cohen_kappa
+
+    if len(judge) != len(sme):
+        raise ValueError("judge and SME labels must be paired")
+    n = len(judge)
+    confusion = {f"{'pass' if j else 'fail'}/{'pass' if s else 'fail'}": 0 for j in (True, False) for s in (True, False)}
+    for j, s in zip(judge, sme):
+        confusion[f"{'pass' if j else 'fail'}/{'pass' if s else 'fail'}"] += 1
+    k = cohen_kappa(list(judge), list(sme))
+    if n == 0 or k.kappa != k.kappa:
+        low = high = float("nan")
+    else:
+        se = float(np.sqrt(max(k.observed * (1 - k.observed), 0.0) / (n * (1 - k.expected) ** 2)))
+        low, high = max(-1.0, k.kappa - 1.959964 * se), min(1.0, k.kappa + 1.959964 * se)
+    if n < min_items:
+        calibrated, reason = False, f"measured on {n} item(s); at least {min_items} are needed"
+    elif k.kappa != k.kappa:
+        calibrated, reason = False, "kappa is undefined: judge and SMEs gave one and the same label throughout"
+    elif k.kappa < min_kappa:
+        calibrated, reason = False, f"kappa {k.kappa:.2f} is below the minimum {min_kappa:.2f}"
+    else:
+        calibrated, reason = True, f"kappa {k.kappa:.2f} on {n} items meets the minimum {min_kappa:.2f}"
+    return JudgeAgreement(n, k.kappa, low, high, confusion, calibrated, reason)

@@ -58,6 +58,7 @@ from .runs import (
     eval_run_execute,
     eval_run_set_baseline,
     eval_scheduled,
+    judge_calibration_label,
 )
 from .versions import golden_version_create
 
@@ -84,6 +85,7 @@ __all__ = [
     "eval_run_set_baseline",
     "eval_schedule_sync",
     "eval_scheduled",
+    "judge_calibration_label",
     "golden_export",
     "golden_import",
     "golden_item_acknowledge_pii",

@@ -142,6 +142,8 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
         items = [scorers.ScoringItem(prompt=r.version_item.prompt, reference=r.version_item.reference_answer,
                                      acceptance=r.version_item.acceptance) for r in scorable]
         per_item = scorers.score_all(items, [r.answer for r in scorable], context)
+        if run.judge_model:
+            _flag_judge_calibration(run, per_item)
         for r, outcomes in zip(scorable, per_item):
             _store_outcomes(r, outcomes, run=run)
             status, reason = scorers.combine(outcomes, run.combination_rule or "any-content")
@@ -159,6 +161,21 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
         EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.FAILED, error=str(exc)[:2000],
                                                  finished_at=timezone.now())
         raise
+
+
+def _flag_judge_calibration(run: EvalRun, per_item: list[dict[str, scorers.ScoreOutcome]]) -> None:
+    """Every judge verdict carries its series' agreement with SMEs; an uncalibrated judge says so."""
+    from ..selectors import judge_calibration_status
+
+    status = judge_calibration_status(deployment=run.deployment, judge_model=run.judge_model,
+                                      judge_prompt_version=run.judge_prompt_version)
+    for outcomes in per_item:
+        judge = outcomes.get("judge")
+        if judge is None:
+            continue
+        reason = judge.reason if status["calibrated"] else f"{judge.reason} [uncalibrated judge: {status['reason']}]"
+        outcomes["judge"] = scorers.ScoreOutcome(judge.status, reason, judge.score,
+                                                 {**judge.details, "calibration": status})
 
 
 def _store_outcomes(r: EvalResult, outcomes: dict[str, scorers.ScoreOutcome], *, run: EvalRun) -> None:
@@ -277,3 +294,25 @@ def eval_scheduled(*, deployment: Deployment) -> EvalRun | None:
         return None
     run = eval_run_create(deployment=deployment, trigger=EvalRun.Trigger.SCHEDULE, queue=False)
     return eval_run_execute(run=run)
+
+
+# --- judge calibration ----------------------------------------------------------------------------
+
+@transaction.atomic
+def judge_calibration_label(*, result: EvalResult, user, passed: bool, note: str = "") -> "JudgeCalibrationLabel":
+    """An SME's own pass/fail on an item the judge graded; one per SME and item (never overwritten)."""
+    from ..models import JudgeCalibrationLabel
+
+    if result.judge_passed is None:
+        raise ValidationError({"result": "the judge did not grade this item: nothing to calibrate against"})
+    if not isinstance(passed, bool):
+        raise ValidationError({"passed": "must be true or false"})
+    if not isinstance(note, str) or len(note) > 2000:
+        raise ValidationError({"note": "must be a string of at most 2000 characters"})
+    if JudgeCalibrationLabel.objects.filter(result=result, labelled_by=user).exists():
+        raise ValidationError({"result": "you have already labelled this item"})
+    label = JudgeCalibrationLabel.objects.create(
+        result=result, labelled_by=user, passed=passed, note=note.strip(),
+        judge_model=result.judge_model, judge_prompt_version=result.judge_prompt_version)
+    logger.info("judge calibration label on result %s by %s: %s", result.pk, user, "pass" if passed else "fail")
+    return label

@@ -119,3 +119,24 @@ def test_a_catastrophic_pattern_stays_linear():
     started = time.perf_counter()
     ok, _ = scoring.check_acceptance("a" * 50_000 + "!", {"regex": r"^(a+)+$"})
     assert ok is False and time.perf_counter() - started < 1.0
+
+
+def test_a_judge_that_agrees_with_smes_on_enough_items_is_calibrated():
+    judge = [True] * 20 + [False] * 20
+    sme = [True] * 18 + [False] * 2 + [False] * 19 + [True]
+    agreement = scoring.judge_agreement(judge, sme)
+    assert agreement.n == 40 and agreement.confusion == {"pass/pass": 18, "pass/fail": 2, "fail/pass": 1, "fail/fail": 19}
+    assert agreement.kappa == pytest.approx(0.85, abs=1e-9)  # p_o 0.925, p_e 0.5
+    assert agreement.low < agreement.kappa < agreement.high and agreement.calibrated
+
+
+def test_a_judge_measured_on_fewer_than_thirty_items_is_uncalibrated_whatever_its_kappa():
+    agreement = scoring.judge_agreement([True, False] * 10, [True, False] * 10)
+    assert agreement.kappa == pytest.approx(1.0) and not agreement.calibrated and "at least 30" in agreement.reason
+
+
+def test_a_judge_below_the_minimum_kappa_is_uncalibrated():
+    judge = [True] * 40
+    sme = [True] * 30 + [False] * 10
+    agreement = scoring.judge_agreement(judge, sme, min_kappa=0.6)
+    assert agreement.kappa == pytest.approx(0.0) and not agreement.calibrated and "below the minimum" in agreement.reason
