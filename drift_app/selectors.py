@@ -211,3 +211,47 @@ def quality_evidence(*, deployment: Deployment, start: dt.datetime, end: dt.date
     result["degraded_scores"] = [s["name"] for s in result["scores"] if s["degraded"]]
     result["degraded"] = bool(result["degraded_scores"])
     return result
+
+
+def quality_series(*, deployment: Deployment, days: int = 30) -> dict:
+    """Daily means of each quality score, of prompt-response relevance and of response length (the charts).
+
+    {"days": [iso dates], "series": {name: [mean or None per day]}, "counts": {name: [n per day]}}; the
+    baseline period's means are in "baseline" when the deployment has an active baseline.
+    """
+    table = ProductionSample._meta.db_table
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT date_trunc('day', p.client_timestamp)::date, s.key, avg((s.value #>> '{{}}')::float8), count(*)
+                FROM {table} p, jsonb_each(p.scores) s
+                WHERE p.deployment_id = %s AND p.client_timestamp >= %s AND jsonb_typeof(s.value) = 'number'
+                GROUP BY 1, 2""",
+            [deployment.id, since],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            f"""SELECT date_trunc('day', client_timestamp)::date,
+                       avg(1 - (prompt_embedding <=> response_embedding)) FILTER (WHERE embedding_model = %s),
+                       count(*) FILTER (WHERE prompt_embedding IS NOT NULL AND response_embedding IS NOT NULL
+                                        AND embedding_model = %s),
+                       avg(coalesce(array_length(regexp_split_to_array(btrim(response), '\\s+'), 1), 0)), count(*)
+                FROM {table} WHERE deployment_id = %s AND client_timestamp >= %s GROUP BY 1""",
+            [embeddings.MODEL_NAME, embeddings.MODEL_NAME, deployment.id, since],
+        )
+        context_rows = cursor.fetchall()
+    day_list = sorted({r[0] for r in rows} | {r[0] for r in context_rows})
+    index = {d: i for i, d in enumerate(day_list)}
+    series: dict[str, list] = {}
+    counts: dict[str, list] = {}
+
+    def put(name, day, mean, n):
+        series.setdefault(name, [None] * len(day_list))[index[day]] = None if mean is None else round(float(mean), 4)
+        counts.setdefault(name, [0] * len(day_list))[index[day]] = int(n)
+
+    for day, name, mean, n in rows:
+        put(f"score:{name}", day, mean, n)
+    for day, rel, n_rel, length, n in context_rows:
+        put("relevance", day, rel, n_rel)
+        put("response_tokens", day, length, n)
+    return {"days": [d.isoformat() for d in day_list], "series": series, "counts": counts}

@@ -230,6 +230,7 @@ class EvalRun(models.Model):
         COMMAND = "command", "Management command"
         SCHEDULE = "schedule", "Schedule"
         DEMO = "demo", "Demo"
+        QUALITY = "quality", "Quality-score drop"
 
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="golden_runs")
     model_version = models.CharField(max_length=200)

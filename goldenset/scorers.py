@@ -156,7 +156,14 @@ def sentence_alignments(items: list[ScoringItem], answers: list[str], context: S
     ref_sents = [scoring.split_sentences(i.reference) for i in items]
     ans_sents = [scoring.split_sentences(a) for a in answers]
     texts = [s for group in ref_sents + ans_sents for s in group]
-    vectors = context.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+    # Each distinct sentence is embedded once: references repeat across items' variants and answers
+    # share most sentences with their reference.
+    unique = list(dict.fromkeys(texts))
+    if unique:
+        where = {t: i for i, t in enumerate(unique)}
+        vectors = np.asarray(context.encode(unique))[[where[t] for t in texts]]
+    else:
+        vectors = np.zeros((0, 1), dtype=np.float32)
     out, pos, n = [], 0, len(items)
     spans = []
     for group in ref_sents + ans_sents:

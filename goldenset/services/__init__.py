@@ -57,6 +57,7 @@ from .runs import (
     eval_run_create,
     eval_run_execute,
     eval_run_set_baseline,
+    eval_on_quality_drop,
     eval_scheduled,
     judge_calibration_label,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "eval_run_execute",
     "eval_run_set_baseline",
     "eval_schedule_sync",
+    "eval_on_quality_drop",
     "eval_scheduled",
     "judge_calibration_label",
     "golden_export",

@@ -296,6 +296,29 @@ def eval_scheduled(*, deployment: Deployment) -> EvalRun | None:
     return eval_run_execute(run=run)
 
 
+def eval_on_quality_drop(*, deployment: Deployment, evidence: dict) -> EvalRun | None:
+    """Queue a golden evaluation when label-free quality evidence shows a drop and one can run.
+
+    `evidence` is drift_app.selectors.quality_evidence(...). Nothing is queued when no quality score
+    degraded, when the deployment has no endpoint (answers cannot be obtained), or when a run of the
+    deployment is already pending or running. Returns the queued run, or None.
+    """
+    if not evidence.get("degraded"):
+        return None
+    config = eval_config_get(deployment=deployment)
+    if not config.has_endpoint:
+        logger.info("quality drop on %s: no endpoint, golden evaluation not queued", deployment.slug)
+        return None
+    busy = EvalRun.objects.filter(deployment=deployment, status__in=[EvalRun.Status.PENDING, EvalRun.Status.RUNNING])
+    if busy.exists():
+        return None
+    try:
+        return eval_run_create(deployment=deployment, trigger=EvalRun.Trigger.QUALITY, queue=True)
+    except ValidationError as exc:
+        logger.info("quality drop on %s: golden evaluation not queued: %s", deployment.slug, exc)
+        return None
+
+
 # --- judge calibration ----------------------------------------------------------------------------
 
 @transaction.atomic

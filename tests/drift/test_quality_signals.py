@@ -123,3 +123,14 @@ def test_without_an_active_baseline_the_evidence_says_so():
     deployment = factories.deployment()
     evidence = selectors.quality_evidence(deployment=deployment, start=T0, end=T0 + dt.timedelta(days=1))
     assert not evidence["degraded"] and "no active baseline" in evidence["note"]
+
+
+def test_the_deployment_page_shows_the_quality_and_relevance_series(monitored, personas, client):
+    start = timezone.now() - dt.timedelta(days=1)
+    _ingest(monitored, start, 25, 0.7, prefix="recent", seed=5)
+    series = selectors.quality_series(deployment=monitored)
+    assert "score:reward" in series["series"] and "relevance" in series["series"]
+    assert sum(series["counts"]["score:reward"]) == 60 + 25  # the baseline's 60 (10 days ago) and today's 25
+    client.force_login(personas.erin)
+    page = client.get(f"/deployments/{monitored.slug}/").content.decode()
+    assert "Quality signals" in page and "score:reward" in page

@@ -66,3 +66,16 @@ def test_items_the_judge_did_not_grade_cannot_be_labelled(deployment, golden, pe
     with pytest.raises(ValidationError, match="did not grade"):
         services.judge_calibration_label(result=result, user=personas.bob, passed=True)
     assert selectors.judge_calibration(deployment=deployment) == []
+
+
+def test_the_calibration_page_shows_the_series_and_lets_an_sme_mark_an_item(deployment, golden, model_server, personas, client):
+    configure(deployment, model_server, judge_enabled=True, judge_model="judge-large")
+    run = run_uploaded(deployment, golden, GOOD, "v1")
+    client.force_login(personas.bob)
+    url = f"/golden/deployments/{deployment.slug}/judge-calibration/"
+    page = client.get(url)
+    assert page.status_code == 200 and "Nothing left to mark" not in page.content.decode()
+    result = run.results.order_by("item_id").first()
+    client.post(url, {"result": result.pk, "passed": "fail", "note": "misses the limit"})
+    page = client.get(url).content.decode()
+    assert "judge-large" in page and "uncalibrated" in page and "pass/fail: 1" in page

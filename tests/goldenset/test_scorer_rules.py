@@ -115,3 +115,14 @@ def test_an_unknown_combination_rule_is_refused_by_field(deployment):
     with pytest.raises(ValidationError) as exc:
         services.eval_config_update(deployment=deployment, combination_rule="majority")
     assert "combination_rule" in exc.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_quality_drop_queues_a_golden_evaluation_only_when_one_can_run(deployment, golden, model_server):
+    degraded = {"degraded": True, "degraded_scores": ["reward"]}
+    assert services.eval_on_quality_drop(deployment=deployment, evidence=degraded) is None  # no endpoint
+    configure(deployment, model_server)
+    assert services.eval_on_quality_drop(deployment=deployment, evidence={"degraded": False}) is None
+    run = services.eval_on_quality_drop(deployment=deployment, evidence=degraded)
+    assert run is not None and run.trigger == "quality" and run.status == "pending"
+    assert services.eval_on_quality_drop(deployment=deployment, evidence=degraded) is None  # one is pending
