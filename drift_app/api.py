@@ -169,6 +169,10 @@ class SampleInputSerializer(serializers.Serializer):
     model_version = serializers.CharField(required=False, help_text="Defaults to the deployment's current version.")
     timestamp = serializers.DateTimeField(help_text="ISO 8601 with time zone: when the answer was served.")
     metadata = serializers.DictField(required=False)
+    scores = serializers.DictField(
+        child=serializers.FloatField(), required=False,
+        help_text='Optional label-free quality scores, names free, numbers only: {"reward": 0.82, "thumbs": -1}.',
+    )
 
 
 class SampleOutputSerializer(serializers.Serializer):
@@ -180,6 +184,7 @@ class SampleOutputSerializer(serializers.Serializer):
     client_timestamp = serializers.DateTimeField()
     received_at = serializers.DateTimeField()
     metadata = serializers.DictField()
+    scores = serializers.DictField()
     embedding_model = serializers.CharField()
     embedded_at = serializers.DateTimeField()
 
@@ -518,3 +523,25 @@ class IngestionKeyRevokeApi(_IngestionKeyApi):
         except DjangoValidationError as exc:
             return Response(_django_errors(exc), status=400)
         return Response(ApiKeyOutputSerializer(key).data)
+class QualityEvidenceApi(APIView):
+    """GET ?window_start=&window_end=: label-free quality evidence of one window against the baseline period.
+
+    Per quality score: baseline and window means, relative change with a 95% CI, Mann-Whitney U p-value,
+    beyond the deployment's band (quality_drift_pct) or not; relevance and response length as context.
+    """
+
+    permission_classes = [HasRole(ML_ENGINEER, SME, COMPLIANCE)]
+
+    @extend_schema(responses=inline_serializer("QualityEvidence", {
+        "window": serializers.DictField(), "baseline_period": serializers.DictField(allow_null=True),
+        "band_pct": serializers.FloatField(), "scores": serializers.ListField(child=serializers.DictField()),
+        "context": serializers.DictField(), "degraded": serializers.BooleanField(),
+        "degraded_scores": serializers.ListField(child=serializers.CharField()), "note": serializers.CharField(),
+    }))
+    def get(self, request, slug: str):
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        params = request.query_params
+        start, end = _parse_when(params, "window_start"), _parse_when(params, "window_end")
+        if end <= start:
+            raise serializers.ValidationError({"window_end": "must be after window_start"})
+        return Response(selectors.quality_evidence(deployment=deployment, start=start, end=end))

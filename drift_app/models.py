@@ -153,6 +153,9 @@ class ProductionSample(models.Model):
     client_timestamp = models.DateTimeField(db_index=True, help_text="When the client served the answer.")
     received_at = models.DateTimeField(default=timezone.now)
     metadata = models.JSONField(default=dict, blank=True)
+    # Label-free quality scores sent with the sample, {name: number} (e.g. {"reward": 0.82, "thumbs": -1});
+    # drifted per window by drift_app.selectors.quality_evidence.
+    scores = models.JSONField(default=dict, blank=True)
 
     # Vectors from `embedding_model`; vectors of two models are never compared.
     prompt_embedding = VectorField(dimensions=DIMENSIONS, null=True, blank=True)

@@ -240,3 +240,110 @@ def drift_run_duration_totals() -> tuple[int, float]:
 
     done = DriftRun.objects.filter(duration_seconds__isnull=False).aggregate(n=Count("id"), s=Sum("duration_seconds"))
     return done["n"] or 0, float(done["s"] or 0.0)
+# --- label-free quality signals ---------------------------------------------------------------------
+
+def _quality_values(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict[str, np.ndarray]:
+    """Per-sample signals in [start, end): every score name, relevance and response length, as arrays.
+
+    relevance: cosine of the sample's prompt and response vectors (current model only; pgvector's <=> is
+    the cosine distance). response_tokens: whitespace-separated tokens of the response.
+    """
+    table = ProductionSample._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT s.key, array_agg((s.value #>> '{{}}')::float8)
+                FROM {table} p, jsonb_each(p.scores) s
+                WHERE p.deployment_id = %s AND p.client_timestamp >= %s AND p.client_timestamp < %s
+                  AND jsonb_typeof(s.value) = 'number'
+                GROUP BY s.key""",
+            [deployment.id, start, end],
+        )
+        out = {f"score:{name}": np.asarray(values, dtype=np.float64) for name, values in cursor.fetchall()}
+        cursor.execute(
+            f"""SELECT array_agg(1 - (prompt_embedding <=> response_embedding))
+                       FILTER (WHERE prompt_embedding IS NOT NULL AND response_embedding IS NOT NULL
+                               AND embedding_model = %s),
+                       array_agg(coalesce(array_length(regexp_split_to_array(btrim(response), '\\s+'), 1), 0))
+                FROM {table}
+                WHERE deployment_id = %s AND client_timestamp >= %s AND client_timestamp < %s""",
+            [embeddings.MODEL_NAME, deployment.id, start, end],
+        )
+        relevance, lengths = cursor.fetchone()
+    out["relevance"] = np.asarray(relevance or [], dtype=np.float64)
+    out["response_tokens"] = np.asarray(lengths or [], dtype=np.float64)
+    return out
+
+
+def quality_evidence(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict:
+    """Label-free quality evidence for the window [start, end) against the active baseline's period.
+
+    Returns {"window", "baseline_period", "band_pct", "scores": [ScoreShift dicts, one per score name],
+    "context": {"relevance": ScoreShift dict, "response_tokens": ScoreShift dict}, "degraded": bool,
+    "degraded_scores": [names], "note"}. Only a quality score's significant drop beyond the band
+    (Deployment.quality_drift_pct) is degradation; relevance and length are context, never a verdict.
+    """
+    from .stats import quality
+
+    band = float(deployment.quality_drift_pct)
+    result = {"window": {"start": start.isoformat(), "end": end.isoformat()}, "baseline_period": None,
+              "band_pct": band, "scores": [], "context": {}, "degraded": False, "degraded_scores": [], "note": ""}
+    baseline = baseline_active(deployment=deployment)
+    if baseline is None:
+        result["note"] = "no active baseline: quality signals need a baseline period to compare with"
+        return result
+    result["baseline_period"] = {"start": baseline.period_start.isoformat(), "end": baseline.period_end.isoformat()}
+    before = _quality_values(deployment=deployment, start=baseline.period_start, end=baseline.period_end)
+    now = _quality_values(deployment=deployment, start=start, end=end)
+    for key in sorted(k for k in set(before) | set(now) if k.startswith("score:")):
+        name = key.removeprefix("score:")
+        shift = quality.score_shift(name, before.get(key, np.zeros(0)), now.get(key, np.zeros(0)), band_pct=band)
+        result["scores"].append(shift.to_dict())
+    for name in ("relevance", "response_tokens"):
+        result["context"][name] = quality.score_shift(name, before[name], now[name], band_pct=band).to_dict()
+    result["degraded_scores"] = [s["name"] for s in result["scores"] if s["degraded"]]
+    result["degraded"] = bool(result["degraded_scores"])
+    return result
+
+
+def quality_series(*, deployment: Deployment, days: int = 30) -> dict:
+    """Daily means of each quality score, of prompt-response relevance and of response length (the charts).
+
+    {"days": [iso dates], "series": {name: [mean or None per day]}, "counts": {name: [n per day]}}; the
+    baseline period's means are in "baseline" when the deployment has an active baseline.
+    """
+    table = ProductionSample._meta.db_table
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT date_trunc('day', p.client_timestamp)::date, s.key, avg((s.value #>> '{{}}')::float8), count(*)
+                FROM {table} p, jsonb_each(p.scores) s
+                WHERE p.deployment_id = %s AND p.client_timestamp >= %s AND jsonb_typeof(s.value) = 'number'
+                GROUP BY 1, 2""",
+            [deployment.id, since],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            f"""SELECT date_trunc('day', client_timestamp)::date,
+                       avg(1 - (prompt_embedding <=> response_embedding)) FILTER (WHERE embedding_model = %s),
+                       count(*) FILTER (WHERE prompt_embedding IS NOT NULL AND response_embedding IS NOT NULL
+                                        AND embedding_model = %s),
+                       avg(coalesce(array_length(regexp_split_to_array(btrim(response), '\\s+'), 1), 0)), count(*)
+                FROM {table} WHERE deployment_id = %s AND client_timestamp >= %s GROUP BY 1""",
+            [embeddings.MODEL_NAME, embeddings.MODEL_NAME, deployment.id, since],
+        )
+        context_rows = cursor.fetchall()
+    day_list = sorted({r[0] for r in rows} | {r[0] for r in context_rows})
+    index = {d: i for i, d in enumerate(day_list)}
+    series: dict[str, list] = {}
+    counts: dict[str, list] = {}
+
+    def put(name, day, mean, n):
+        series.setdefault(name, [None] * len(day_list))[index[day]] = None if mean is None else round(float(mean), 4)
+        counts.setdefault(name, [0] * len(day_list))[index[day]] = int(n)
+
+    for day, name, mean, n in rows:
+        put(f"score:{name}", day, mean, n)
+    for day, rel, n_rel, length, n in context_rows:
+        put("relevance", day, rel, n_rel)
+        put("response_tokens", day, length, n)
+    return {"days": [d.isoformat() for d in day_list], "series": series, "counts": counts}

@@ -17,6 +17,7 @@ api_v1 = [
          name="api-ingestion-key-revoke"),
     path("tokens", api.PersonalTokenListCreateApi.as_view(), name="api-tokens"),
     path("tokens/<str:prefix>/revoke", api.PersonalTokenRevokeApi.as_view(), name="api-token-revoke"),
+    path("deployments/<slug:slug>/quality", api.QualityEvidenceApi.as_view(), name="api-quality"),
     path("", include("goldenset.api_urls")),
     path("", include("feedback.api_urls")),
     path("", include("verdicts.api_urls")),

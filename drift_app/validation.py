@@ -8,6 +8,8 @@ error format here names the record index, the field and the problem in one flat 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,10 @@ from django.utils.dateparse import parse_datetime
 # is accepted by the parser but refused by the database, so it is refused here, at the edge.
 MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
 
-FIELDS = {"external_id", "prompt", "response", "model_version", "timestamp", "metadata"}
+FIELDS = {"external_id", "prompt", "response", "model_version", "timestamp", "metadata", "scores"}
+MAX_SCORES = 20
+MAX_SCORE_NAME = 50
+_SCORE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 REQUIRED = ("external_id", "prompt", "response", "timestamp")
 
 
@@ -29,6 +34,7 @@ class SampleIn:
     model_version: str
     client_timestamp: dt.datetime
     metadata: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -142,6 +148,33 @@ def _has_surrogate(value: Any) -> bool:
     return False
 
 
+def _scores(rec: dict, idx, problems: list[Problem]) -> dict:
+    """Optional {name: number} quality scores: names free (letters, digits, _ . -), numbers only, finite."""
+    raw = rec.get("scores")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(Problem(idx, "scores", f"must be a JSON object of name: number, got {type(raw).__name__}"))
+        return {}
+    if len(raw) > MAX_SCORES:
+        problems.append(Problem(idx, "scores", f"has {len(raw)} scores; the limit is {MAX_SCORES}"))
+        return {}
+    out = {}
+    for name, value in raw.items():
+        if not (isinstance(name, str) and len(name) <= MAX_SCORE_NAME and _SCORE_NAME.match(name)):
+            problems.append(Problem(idx, "scores", f"score name {str(name)[:60]!r} must start with a letter and use "
+                                                   f"only letters, digits, _ . - (at most {MAX_SCORE_NAME} characters)"))
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(Problem(idx, f"scores.{name}", f"must be a number, got {type(value).__name__}"))
+            continue
+        if not math.isfinite(value):
+            problems.append(Problem(idx, f"scores.{name}", "must be a finite number"))
+            continue
+        out[name] = value
+    return out
+
+
 def parse_samples(
     payload: Any, *, default_model_version: str, max_batch: int, max_prompt_chars: int, max_response_chars: int,
 ) -> tuple[list[SampleIn], bool]:
@@ -190,12 +223,13 @@ def parse_samples(
             problems.append(Problem(idx, "metadata", "must not contain NUL (\\u0000) characters"))
         elif _has_surrogate(metadata):
             problems.append(Problem(idx, "metadata", "must not contain lone surrogates: it is not valid Unicode text"))
+        scores = _scores(rec, idx, problems)
         if external_id is not None:
             if external_id in seen:
                 problems.append(Problem(idx, "external_id", f"duplicates the external_id of sample {seen[external_id]} in this request"))
             seen[external_id] = i
         if len(problems) == n_before:
-            out.append(SampleIn(external_id, prompt, response, model_version, ts, metadata))
+            out.append(SampleIn(external_id, prompt, response, model_version, ts, metadata, scores))
         if len(problems) >= 100:
             break
     if problems:

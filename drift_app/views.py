@@ -43,6 +43,7 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
             embedded=counts["embedded"],
             baseline=selectors.baseline_active(deployment=deployment),
             drift_runs=selectors.drift_run_list(deployment=deployment)[:40],
+            quality=selectors.quality_series(deployment=deployment),
         )
         return ctx
 

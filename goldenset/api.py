@@ -346,6 +346,9 @@ class RunOutputSerializer(serializers.Serializer):
     baseline_run = serializers.IntegerField(source="baseline_run_id", allow_null=True)
     relative_drop_pct = serializers.FloatField(allow_null=True)
     regressed_count = serializers.IntegerField()
+    combination_rule = serializers.CharField()
+    scorer_config = serializers.DictField()
+    comparison_refused = serializers.CharField(help_text="Why the run was not compared with the baseline ('' when it was).")
     error = serializers.CharField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -367,6 +370,7 @@ class ResultOutputSerializer(serializers.Serializer):
     judge_score = serializers.FloatField(allow_null=True)
     judge_model = serializers.CharField()
     judge_prompt_version = serializers.CharField()
+    scorer_outcomes = serializers.DictField(help_text="Each scorer's {status, reason, score, details} by name.")
     error = serializers.CharField()
     regressed = serializers.BooleanField()
 
@@ -470,8 +474,11 @@ class ConfigSerializer(serializers.Serializer):
     max_retries = serializers.IntegerField(required=False)
     concurrency = serializers.IntegerField(required=False)
     similarity_threshold = serializers.FloatField(required=False)
+    alignment_threshold = serializers.FloatField(required=False)
+    combination_rule = serializers.CharField(required=False)
     judge_enabled = serializers.BooleanField(required=False)
     judge_model = serializers.CharField(allow_blank=True, required=False)
+    judge_min_kappa = serializers.FloatField(required=False)
     schedule_cron = serializers.CharField(allow_blank=True, required=False)
 
 
@@ -510,3 +517,40 @@ class CoverageGapsApi(_GoldenApi):
             "gaps": [{"size": g.size, "share": g.share, "examples": g.examples,
                       "nearest_golden_similarity": g.nearest_golden_similarity} for g in report.gaps],
         })
+
+
+class JudgeCalibrationApi(_GoldenApi):
+    """GET: the judge's agreement with SMEs per judge model and rubric version (kappa with 95% CI, confusion, n)."""
+
+    permission_classes = [HasRole(*READERS)]
+
+    @extend_schema(responses={200: OpenApiResponse(description="series[judge_model, judge_prompt_version, min_kappa, "
+                                                               "agreement{n, kappa, low, high, confusion, calibrated, reason}]")})
+    def get(self, request, slug: str):
+        deployment = drift_selectors.deployment_get(slug=slug)
+        return Response({"series": selectors.judge_calibration(deployment=deployment)})
+
+
+class CalibrationLabelSerializer(serializers.Serializer):
+    passed = serializers.BooleanField(help_text="The SME's own verdict on the answer.")
+    note = serializers.CharField(allow_blank=True, required=False)
+
+
+class CalibrationLabelApi(_GoldenApi):
+    """POST (SMEs): your own pass/fail on an item the judge graded in a deployment's run."""
+
+    permission_classes = [HasRole(SME)]
+
+    @extend_schema(request=CalibrationLabelSerializer, responses={201: OpenApiResponse(description="label stored")})
+    def post(self, request, slug: str, pk: int):
+        deployment = drift_selectors.deployment_get(slug=slug)
+        result = selectors.eval_result_get(deployment=deployment, pk=pk)
+        data = _body(request)
+        if not isinstance(data.get("passed"), bool):
+            return Response({"detail": "passed: must be true or false", "errors": {"passed": ["must be true or false"]}},
+                            status=400)
+        label = services.judge_calibration_label(result=result, user=request.user, passed=data["passed"],
+                                                 note=data.get("note", ""))
+        return Response({"id": label.id, "result": result.pk, "passed": label.passed,
+                         "judge_model": label.judge_model, "judge_prompt_version": label.judge_prompt_version},
+                        status=201)

@@ -21,5 +21,9 @@ urlpatterns = [
     path("golden/runs/<int:pk>/baseline", api.RunBaselineApi.as_view(), name="api-golden-run-baseline"),
     path("deployments/<slug:slug>/golden/runs", api.RunListApi.as_view(), name="api-golden-runs"),
     path("deployments/<slug:slug>/golden/config", api.ConfigApi.as_view(), name="api-golden-config"),
+    path("deployments/<slug:slug>/golden/judge-calibration", api.JudgeCalibrationApi.as_view(),
+         name="api-golden-judge-calibration"),
+    path("deployments/<slug:slug>/golden/results/<int:pk>/calibration-label", api.CalibrationLabelApi.as_view(),
+         name="api-golden-calibration-label"),
     path("deployments/<slug:slug>/golden/coverage-gaps", api.CoverageGapsApi.as_view(), name="api-golden-coverage"),
 ]

@@ -1,19 +1,24 @@
-"""A small OpenAI-compatible chat-completions client on the standard library.
+"""An OpenAI-compatible chat-completions client on the `openai` package.
 
-urllib.request for HTTP and a thread pool for the concurrency limit: no extra dependency.
-Retries (with exponential backoff) on timeouts, connection errors, HTTP 429 and 5xx; never on
-other 4xx or on a malformed body (a retry would not repair it). No Django import here.
+The SDK does the HTTP (httpx, connection pooling, timeouts, auth header); this module keeps the
+interface the evaluation service and the judge use: ``ChatClient.complete_many(conversations)`` returns
+one :class:`ChatResult` per conversation, in order, with ``ok``, ``content``, ``error``, ``attempts``
+and ``latency_ms``, and never raises. Retries are ours, not the SDK's (``max_retries=0`` there), so
+that the attempts are counted per item: with exponential backoff on timeouts, connection errors,
+HTTP 429 and 5xx; never on other 4xx or on a malformed body (a retry would not repair it).
+No Django import here. Issue 14 wraps ``ChatClient`` with an outbound-host allowlist: keep
+``base_url`` the only place the host comes from.
 """
 
 from __future__ import annotations
 
 import json
-import socket
+import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import openai
 
 from drift_app import outbound
 
@@ -57,38 +62,43 @@ class ChatClient:
     max_retries: int = 2
     backoff_s: float = 0.5
     concurrency: int = 4
+    _sdk: list = field(default_factory=list, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def url(self) -> str:
         return self.base_url.rstrip("/") + "/chat/completions"
 
+    def _client(self) -> openai.OpenAI:
+        # One SDK client (one connection pool) per ChatClient, built on first use.
+        with self._lock:
+            if not self._sdk:
+                # The SDK insists on a key; endpoints without auth accept any placeholder.
+                # Never follow a redirect: it would carry the API key to wherever it points (drift_app/outbound.py).
+                http_client = openai.DefaultHttpxClient(follow_redirects=False, timeout=self.timeout_s)
+                self._sdk.append(openai.OpenAI(base_url=self.base_url.rstrip("/"), api_key=self.api_key or "unused",
+                                               timeout=self.timeout_s, max_retries=0, http_client=http_client))
+            return self._sdk[0]
+
     def _post_once(self, messages: list[dict]) -> str:
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": 0}).encode()
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            # outbound.urlopen: an allowed host only, and never a redirect (it would carry the key).
-            with outbound.urlopen(request, timeout=self.timeout_s) as response:
-                raw, status = response.read(), response.status
-        except urllib.error.HTTPError as exc:
-            raise LLMHTTPError(exc.code, f"HTTP {exc.code} from {self.url}") from None
-        except (TimeoutError, socket.timeout):
+            raw = self._client().chat.completions.with_raw_response.create(
+                model=self.model, messages=messages, temperature=0)
+            body = raw.http_response.content
+        except openai.APITimeoutError:
             raise LLMTimeout(f"no answer from {self.url} within {self.timeout_s} s") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                raise LLMTimeout(f"no answer from {self.url} within {self.timeout_s} s") from None
-            raise LLMError(f"cannot reach {self.url}: {exc.reason}") from None
-        except (ConnectionError, OSError) as exc:
-            raise LLMError(f"connection to {self.url} failed: {exc}") from None
+        except openai.APIStatusError as exc:
+            raise LLMHTTPError(exc.status_code, f"HTTP {exc.status_code} from {self.url}") from None
+        except openai.APIConnectionError as exc:
+            raise LLMError(f"cannot reach {self.url}: {exc.__cause__ or exc}") from None
+        # Parsed here rather than by the SDK: a body that is not chat-completions JSON is an error we name.
         try:
-            data = json.loads(raw)
+            data = json.loads(body)
             content = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             # Status and size only: the reply's bytes would end up in results other roles read.
             raise LLMMalformedResponse(f"malformed chat-completions body from {self.url} "
-                                       f"({outbound.describe_reply(raw, status=status)})") from None
+                                       f"({outbound.describe_reply(body, status=raw.http_response.status_code)})") from None
         if not isinstance(content, str):
             raise LLMMalformedResponse(f"message content from {self.url} is not a string")
         return content

@@ -17,7 +17,7 @@ from pgvector.django import HnswIndex, VectorField
 from drift_app import outbound
 from drift_app.embeddings import DIMENSIONS
 from drift_app.models import Deployment, ProductionSample
-from drift_app.stats.scoring import DEFAULT_SIMILARITY_THRESHOLD
+from drift_app.stats.scoring import DEFAULT_ALIGNMENT_THRESHOLD, DEFAULT_SIMILARITY_THRESHOLD
 
 
 class ImmutableError(Exception):
@@ -175,8 +175,20 @@ class EvalConfig(models.Model):
         default=DEFAULT_SIMILARITY_THRESHOLD, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Cosine similarity to the reference at or above which an answer passes (see goldenset/README.md).",
     )
+    alignment_threshold = models.FloatField(
+        default=DEFAULT_ALIGNMENT_THRESHOLD, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Sentence coverage or support at or above which an answer carries the reference's content.",
+    )
+    combination_rule = models.CharField(
+        max_length=40, default="judge-authoritative",
+        help_text="How scorer outcomes combine (goldenset/scorers.py RULES); stored on every run.",
+    )
     judge_enabled = models.BooleanField(default=False)
     judge_model = models.CharField(max_length=200, blank=True, help_text="Model name for the LLM judge (same endpoint).")
+    judge_min_kappa = models.FloatField(
+        default=0.6, validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="Cohen's kappa against SMEs below which the judge is shown as uncalibrated.",
+    )
     schedule_cron = models.CharField(
         max_length=100, blank=True, default="",
         help_text="Crontab 'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *'); empty: no schedule.",
@@ -196,6 +208,11 @@ class EvalConfig(models.Model):
         problem = self.api_key_env and outbound.key_env_problem(self.api_key_env)
         if problem:
             raise ValidationError({"api_key_env": f"api_key_env {problem}"})
+
+        from .scorers import RULES
+
+        if self.combination_rule not in RULES:
+            raise ValidationError({"combination_rule": f"unknown rule; choose one of: {', '.join(RULES)}"})
         if self.judge_enabled and not (self.has_endpoint and self.judge_model):
             raise ValidationError({"judge_model": "the judge needs an endpoint and a judge model"})
         if self.schedule_cron:
@@ -223,6 +240,7 @@ class EvalRun(models.Model):
         COMMAND = "command", "Management command"
         SCHEDULE = "schedule", "Schedule"
         DEMO = "demo", "Demo"
+        QUALITY = "quality", "Quality-score drop"
 
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="golden_runs")
     model_version = models.CharField(max_length=200)
@@ -236,6 +254,11 @@ class EvalRun(models.Model):
     judge_model = models.CharField(max_length=200, blank=True)
     judge_prompt_version = models.CharField(max_length=50, blank=True)
     endpoint_model = models.CharField(max_length=200, blank=True)
+    combination_rule = models.CharField(max_length=40, blank=True, help_text="Empty: scored before rules were recorded.")
+    # goldenset.scorers.scorer_config(): rule, scorer versions, thresholds, judge model. A run is compared
+    # only with a baseline whose configuration is equal; otherwise comparison_refused says why.
+    scorer_config = models.JSONField(default=dict, blank=True)
+    comparison_refused = models.TextField(blank=True)
 
     item_count = models.PositiveIntegerField(default=0)
     passed_count = models.PositiveIntegerField(default=0)
@@ -316,3 +339,24 @@ class EvalResult(models.Model):
     class Meta:
         ordering = ["-regressed", "outcome", "item_id"]
         constraints = [models.UniqueConstraint(fields=["run", "item"], name="golden_result_run_item_unique")]
+
+
+class JudgeCalibrationLabel(models.Model):
+    """An SME's own pass/fail on an item the LLM judge graded: the judge's agreement with people.
+
+    Append-only (one label per SME and result; a change of mind is a new label after deleting nothing:
+    the service refuses a second label by the same SME). The judge model and rubric version are copied
+    from the result so that a new judge starts a new series.
+    """
+
+    result = models.ForeignKey(EvalResult, on_delete=models.PROTECT, related_name="calibration_labels")
+    labelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    passed = models.BooleanField()
+    note = models.TextField(blank=True)
+    judge_model = models.CharField(max_length=200)
+    judge_prompt_version = models.CharField(max_length=50)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["result", "labelled_by"], name="judge_label_one_per_sme")]

@@ -6,11 +6,19 @@ say about this item, e.g. acceptance criteria on an item without criteria) — w
 person can read. The maths behind each scorer lives in ``drift_app/stats/scoring.py`` (pure); this
 module only feeds it (embeddings, the judge's endpoint) and names the results.
 
-How the outcomes combine (``combine``) is decided by each scorer's ``role``:
-- ``content`` scorers say whether the answer carries the reference's content: the item's content
-  is right when any content scorer passes;
-- ``gate`` scorers must not fail: one failing gate fails the item whatever the content scorers say;
+How the outcomes combine (``combine``) is a named *combination rule* (``RULES``), chosen per
+deployment (``EvalConfig.combination_rule``) and stored on every run with the scorer configuration
+(``scorer_config``): a run is compared only with a baseline scored the same way. In every rule:
+- ``gate`` scorers must not fail: one failing gate (acceptance criteria, fact consistency) fails the
+  item whatever the content scorers say;
 - any scorer that errors makes the item errored (never passed, never failed).
+Rules differ in who decides the content:
+- ``judge-authoritative`` (the default): a configured LLM judge decides (its fail is a fail);
+  without a judge the answer passes on an exact match or on sentence alignment (coverage or support,
+  see ``drift_app.stats.scoring.alignment_passes``). The single-vector ``semantic`` score is shown but
+  decides nothing: it passes negations and changed numbers and fails correct answers of another length.
+- ``any-content`` (the rule before issue 12): the item's content is right when any content scorer
+  passes (exact OR similarity OR judge); kept so that older runs keep their meaning.
 
 How to add a scorer
 -------------------
@@ -57,17 +65,22 @@ class ScoringContext:
     """What scorers may need beyond the item and answer; built by the evaluation-run service."""
 
     similarity_threshold: float = scoring.DEFAULT_SIMILARITY_THRESHOLD
+    alignment_threshold: float = scoring.DEFAULT_ALIGNMENT_THRESHOLD
     # texts -> (n, d) L2-normalised vectors (the evaluation service passes its cached encoder)
     encode: Callable[[list[str]], np.ndarray] | None = None
     # messages lists -> replies with .ok, .content, .error (an OpenAI-compatible chat client)
     judge_complete_many: Callable[[list[list[dict]]], list] | None = None
     judge_model: str = ""
+    # Shared between scorers of one score_all call (the sentence alignment is computed once).
+    cache: dict = field(default_factory=dict)
 
 
 class Scorer:
     name: str = ""
     role: Literal["content", "gate"] = "content"
     label: str = ""
+    # Bump when the scorer's behaviour changes: runs scored by different versions are not compared.
+    version: str = "1"
 
     def enabled(self, context: ScoringContext) -> bool:
         return True
@@ -126,8 +139,103 @@ class SemanticScorer(Scorer):
         return out
 
 
+@dataclass(frozen=True)
+class SentenceAlignment:
+    reference_sentences: list[str]
+    answer_sentences: list[str]
+    alignment: scoring.Alignment
+
+
+def sentence_alignments(items: list[ScoringItem], answers: list[str], context: ScoringContext) -> list[SentenceAlignment] | None:
+    """Every item's sentence alignment, embedded in one batch and cached on the context; None without an encoder."""
+    key = ("alignment", tuple(i.reference for i in items), tuple(answers))
+    if key in context.cache:
+        return context.cache[key]
+    if context.encode is None:
+        return None
+    ref_sents = [scoring.split_sentences(i.reference) for i in items]
+    ans_sents = [scoring.split_sentences(a) for a in answers]
+    texts = [s for group in ref_sents + ans_sents for s in group]
+    # Each distinct sentence is embedded once: references repeat across items' variants and answers
+    # share most sentences with their reference.
+    unique = list(dict.fromkeys(texts))
+    if unique:
+        where = {t: i for i, t in enumerate(unique)}
+        vectors = np.asarray(context.encode(unique))[[where[t] for t in texts]]
+    else:
+        vectors = np.zeros((0, 1), dtype=np.float32)
+    out, pos, n = [], 0, len(items)
+    spans = []
+    for group in ref_sents + ans_sents:
+        spans.append((pos, pos + len(group)))
+        pos += len(group)
+    for k in range(n):
+        (a0, a1), (b0, b1) = spans[k], spans[n + k]
+        out.append(SentenceAlignment(ref_sents[k], ans_sents[k],
+                                     scoring.align_sentences(vectors[a0:a1], vectors[b0:b1])))
+    context.cache[key] = out
+    return out
+
+
+class AlignmentScorer(Scorer):
+    """Content coverage and support from sentence-level alignment (see drift_app.stats.scoring)."""
+
+    name, role, label, version = "alignment", "content", "Sentence coverage and support", "1"
+
+    def score_many(self, items, answers, context):
+        if not items:
+            return []
+        aligned = sentence_alignments(items, answers, context)
+        if aligned is None:
+            return [ScoreOutcome(ERRORED, "no encoder available to embed the sentences")] * len(items)
+        thr = context.alignment_threshold
+        out = []
+        for item, answer, sa in zip(items, answers, aligned):
+            al = sa.alignment
+            details = {"coverage": al.coverage, "support": al.support, "threshold": thr,
+                       "reference_sentences": len(sa.reference_sentences), "answer_sentences": len(sa.answer_sentences)}
+            if scoring.exact_match(answer, item.reference):
+                out.append(ScoreOutcome(PASSED, "the answer equals the reference", 1.0, details))
+                continue
+            if not sa.answer_sentences:
+                out.append(ScoreOutcome(FAILED, "the answer has no sentence to compare", 0.0, details))
+                continue
+            passed = scoring.alignment_passes(al, thr)
+            uncovered = [s for s, sim in zip(sa.reference_sentences, al.reference_sims) if sim < thr]
+            reason = (f"covers {al.coverage:.2f} of the reference and is supported {al.support:.2f} by it; "
+                      f"{'the larger reaches' if passed else 'neither reaches'} the threshold {thr:.2f}")
+            if not passed and uncovered:
+                reason += f"; not covered: {uncovered[0][:160]!r}"
+            details["uncovered"] = uncovered[:5]
+            out.append(ScoreOutcome(PASSED if passed else FAILED, reason, round(max(al.coverage, al.support), 4), details))
+        return out
+
+
+class FactScorer(Scorer):
+    """Numbers, amounts, percentages, durations, dates, polarity and names of aligned sentences must agree."""
+
+    name, role, label, version = "facts", "gate", "Fact consistency", "1"
+
+    def score_many(self, items, answers, context):
+        if not items:
+            return []
+        aligned = sentence_alignments(items, answers, context)
+        if aligned is None:
+            return [ScoreOutcome(ERRORED, "no encoder available to align the sentences")] * len(items)
+        out = []
+        for sa in aligned:
+            found = scoring.fact_contradictions(sa.reference_sentences, sa.answer_sentences, sa.alignment)
+            if found:
+                out.append(ScoreOutcome(FAILED, "contradicts the reference: " + "; ".join(c.describe() for c in found[:3]),
+                                        0.0, {"contradictions": [c.to_dict() for c in found[:10]]}))
+            else:
+                out.append(ScoreOutcome(PASSED, "no number, amount, date, polarity or name contradicts the reference", 1.0))
+        return out
+
+
 class JudgeScorer(Scorer):
     name, role, label = "judge", "content", "LLM judge"
+    version = scoring.JUDGE_PROMPT_VERSION
 
     def enabled(self, context):
         return context.judge_complete_many is not None
@@ -191,21 +299,93 @@ def score_all(items: list[ScoringItem], answers: list[str], context: ScoringCont
     return per_item
 
 
-def combine(outcomes: dict[str, ScoreOutcome]) -> tuple[Status, str]:
-    """The item's outcome from its scorers' outcomes, by role (see the module docstring)."""
+def _errored_or_gated(outcomes: dict[str, ScoreOutcome]) -> tuple[Status, str] | None:
     errored = [f"{n}: {o.reason}" for n, o in outcomes.items() if o.status == ERRORED]
     if errored:
         return ERRORED, "; ".join(errored)
     gates_failed = [f"{n}: {o.reason}" for n, o in outcomes.items()
                     if o.status == FAILED and _REGISTRY.get(n, Scorer()).role == "gate"]
-    content = {n: o for n, o in outcomes.items() if _REGISTRY.get(n, Scorer()).role == "content" and o.status != SKIPPED}
-    passing = [n for n, o in content.items() if o.status == PASSED]
     if gates_failed:
         return FAILED, "; ".join(gates_failed)
+    return None
+
+
+def _combine_any_content(outcomes: dict[str, ScoreOutcome], advisory: frozenset = frozenset()) -> tuple[Status, str]:
+    early = _errored_or_gated(outcomes)
+    if early:
+        return early
+    content = {n: o for n, o in outcomes.items() if _REGISTRY.get(n, Scorer()).role == "content"
+               and o.status != SKIPPED and n not in advisory}
+    passing = [n for n, o in content.items() if o.status == PASSED]
     if passing:
         return PASSED, f"content confirmed by {', '.join(passing)}"
     return FAILED, "; ".join(f"{n}: {o.reason}" for n, o in content.items()) or "no scorer confirmed the content"
 
 
-for _scorer in (ExactScorer(), AcceptanceScorer(), SemanticScorer(), JudgeScorer()):
+# Scorers whose outcome is shown but decides nothing under the default rule (see the module docstring).
+ADVISORY_SCORERS = frozenset({"semantic"})
+
+
+def _combine_judge_authoritative(outcomes: dict[str, ScoreOutcome]) -> tuple[Status, str]:
+    early = _errored_or_gated(outcomes)
+    if early:
+        return early
+    judge = outcomes.get("judge")
+    if judge is not None and judge.status in (PASSED, FAILED):
+        return judge.status, f"judge: {judge.reason}"
+    return _combine_any_content({n: o for n, o in outcomes.items() if n != "judge"}, ADVISORY_SCORERS)
+
+
+@dataclass(frozen=True)
+class CombinationRule:
+    name: str
+    description: str
+    decide: Callable[[dict[str, ScoreOutcome]], tuple[Status, str]]
+
+
+RULES: dict[str, CombinationRule] = {r.name: r for r in (
+    CombinationRule("judge-authoritative",
+                    "gates (acceptance, facts) must hold; a configured judge decides; otherwise exact match or "
+                    "sentence alignment; the single-vector similarity is shown only", _combine_judge_authoritative),
+    CombinationRule("any-content", "gates must hold; then exact OR similarity OR alignment OR judge passes "
+                                   "(the rule before issue 12)", _combine_any_content),
+)}
+DEFAULT_RULE = "judge-authoritative"
+
+
+def combine(outcomes: dict[str, ScoreOutcome], rule: str = DEFAULT_RULE) -> tuple[Status, str]:
+    """The item's outcome from its scorers' outcomes under a named combination rule (see the module docstring)."""
+    try:
+        return RULES[rule].decide(outcomes)
+    except KeyError:
+        raise ValueError(f"unknown combination rule {rule!r}; known: {', '.join(RULES)}") from None
+
+
+def scorer_config(*, rule: str = DEFAULT_RULE, similarity_threshold: float = scoring.DEFAULT_SIMILARITY_THRESHOLD,
+                  alignment_threshold: float = scoring.DEFAULT_ALIGNMENT_THRESHOLD, judge_model: str = "") -> dict:
+    """What decides a run's outcomes, stored on the run; two runs are comparable only when this is equal.
+
+    A new judge model or rubric version (the judge scorer's version) is a new configuration: a new series.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown combination rule {rule!r}; known: {', '.join(RULES)}")
+    return {
+        "rule": rule,
+        "scorers": {s.name: s.version for s in scorers() if s.name != "judge" or judge_model},
+        "similarity_threshold": round(float(similarity_threshold), 4),
+        "alignment_threshold": round(float(alignment_threshold), 4),
+        "judge_model": judge_model or "",
+    }
+
+
+def scorer_config_differences(a: dict, b: dict) -> list[str]:
+    """Human-readable differences between two scorer configurations (empty when comparable)."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            out.append(f"{key}: {b.get(key)!r} (baseline) vs {a.get(key)!r} (this run)")
+    return out
+
+
+for _scorer in (ExactScorer(), AcceptanceScorer(), SemanticScorer(), AlignmentScorer(), FactScorer(), JudgeScorer()):
     register(_scorer)

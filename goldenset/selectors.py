@@ -234,3 +234,62 @@ def coverage_gaps(
 
 def golden_items_by_ids(*, ids: list[int]) -> list[GoldenItem]:
     return list(GoldenItem.objects.filter(pk__in=ids).order_by("pk"))
+
+
+# --- judge calibration against SMEs ----------------------------------------------------------------
+
+def judge_calibration(*, deployment: Deployment) -> list[dict]:
+    """Agreement of each judge series (judge model, rubric version) with SMEs on this deployment's items.
+
+    One entry per series, newest first: {"judge_model", "judge_prompt_version", "agreement": JudgeAgreement
+    dict (n, kappa with 95% interval, confusion matrix, calibrated, reason), "min_kappa"}. An item labelled
+    by several SMEs counts once, with the majority label (ties: fail).
+    """
+    from drift_app.stats.scoring import judge_agreement
+
+    from .models import EvalConfig, JudgeCalibrationLabel
+
+    config = EvalConfig.objects.filter(deployment=deployment).first()
+    min_kappa = config.judge_min_kappa if config else 0.6
+    labels = (JudgeCalibrationLabel.objects.filter(result__run__deployment=deployment, result__judge_passed__isnull=False)
+              .values_list("judge_model", "judge_prompt_version", "result_id", "result__judge_passed", "passed",
+                           "created_at"))
+    series: dict[tuple[str, str], dict[int, list]] = {}
+    latest: dict[tuple[str, str], object] = {}
+    for model, version, result_id, judge_passed, sme_passed, created in labels:
+        key = (model, version)
+        series.setdefault(key, {}).setdefault(result_id, [judge_passed, []])[1].append(sme_passed)
+        latest[key] = max(latest.get(key, created), created)
+    out = []
+    for key in sorted(series, key=lambda k: latest[k], reverse=True):
+        pairs = series[key].values()
+        judge = [j for j, _ in pairs]
+        sme = [sum(v) * 2 > len(v) for _, v in pairs]
+        out.append({"judge_model": key[0], "judge_prompt_version": key[1], "min_kappa": min_kappa,
+                    "agreement": judge_agreement(judge, sme, min_kappa=min_kappa).to_dict()})
+    return out
+
+
+def judge_calibration_status(*, deployment: Deployment, judge_model: str, judge_prompt_version: str) -> dict:
+    """The agreement of one judge series (uncalibrated with n=0 when no SME has labelled any of its items)."""
+    from drift_app.stats.scoring import judge_agreement
+
+    for entry in judge_calibration(deployment=deployment):
+        if (entry["judge_model"], entry["judge_prompt_version"]) == (judge_model, judge_prompt_version):
+            return entry["agreement"]
+    return judge_agreement([], []).to_dict()
+
+
+def judge_calibration_queue(*, deployment: Deployment, user, limit: int = 30) -> QuerySet[EvalResult]:
+    """Judged items of the deployment's latest judged run that `user` has not labelled yet (the calibration page)."""
+    run = (EvalRun.objects.filter(deployment=deployment, status=EvalRun.Status.SUCCEEDED).exclude(judge_model="")
+           .order_by("-created_at", "-id").first())
+    if run is None:
+        return EvalResult.objects.none()
+    return (EvalResult.objects.filter(run=run, judge_passed__isnull=False)
+            .exclude(calibration_labels__labelled_by=user).select_related("version_item").order_by("item_id")[:limit])
+
+
+def eval_result_get(*, deployment: Deployment, pk: int) -> EvalResult:
+    """One result of one of the deployment's runs (404 otherwise: results are scoped by deployment)."""
+    return get_object_or_404(EvalResult.objects.select_related("run", "version_item"), pk=pk, run__deployment=deployment)

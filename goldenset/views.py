@@ -388,3 +388,34 @@ class DeploymentIndexView(RoleRequiredMixin, TemplateView):
             rows.append((d, selectors.eval_latest_run(deployment=d), selectors.eval_baseline_run(deployment=d)))
         ctx["rows"] = rows
         return ctx
+
+
+class JudgeCalibrationView(RoleRequiredMixin, TemplateView):
+    """The judge's agreement with SMEs per judge series; SMEs mark a sample of judged items themselves."""
+
+    allowed_roles = READERS
+    template_name = "goldenset/judge_calibration.html"
+
+    def get_context_data(self, slug: str, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        deployment = drift_selectors.deployment_get(slug=slug)
+        is_sme = has_role(self.request.user, SME)
+        ctx.update(deployment=deployment, series=selectors.judge_calibration(deployment=deployment), is_sme=is_sme,
+                   queue=selectors.judge_calibration_queue(deployment=deployment, user=self.request.user) if is_sme else [])
+        return ctx
+
+    def post(self, request, slug: str):
+        if not has_role(request.user, SME):
+            raise Http404
+        deployment = drift_selectors.deployment_get(slug=slug)
+        verdict = request.POST.get("passed")
+        try:
+            result = selectors.eval_result_get(deployment=deployment, pk=int(request.POST.get("result", "0")))
+            if verdict not in ("pass", "fail"):
+                raise ValidationError({"passed": "choose pass or fail"})
+            services.judge_calibration_label(result=result, user=request.user, passed=verdict == "pass",
+                                             note=request.POST.get("note", ""))
+            messages.success(request, f"Your label on item #{result.item_id} is stored.")
+        except (ValidationError, ValueError) as exc:
+            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+        return redirect("goldenset:judge-calibration", slug=slug)

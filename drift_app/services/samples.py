@@ -40,13 +40,13 @@ class IngestResult:
 
 _INSERT_SQL = f"""
 WITH input AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
-        AS t(external_id, prompt, response, model_version, client_timestamp, metadata)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])
+        AS t(external_id, prompt, response, model_version, client_timestamp, metadata, scores)
 ), inserted AS (
     INSERT INTO {SAMPLE_TABLE}
         (deployment_id, external_id, prompt, response, model_version, client_timestamp,
-         received_at, metadata, embedding_model, embed_queued_at)
-    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, '', now()
+         received_at, metadata, scores, embedding_model, embed_queued_at)
+    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, scores::jsonb, '', now()
     FROM input
     ORDER BY external_id
     ON CONFLICT (deployment_id, external_id) DO NOTHING
@@ -76,6 +76,7 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
         [r.model_version for r in ordered],
         [r.client_timestamp for r in ordered],
         [json.dumps(r.metadata) for r in ordered],
+        [json.dumps(r.scores) for r in ordered],
         deployment.id,
         deployment.id,
     ]

@@ -5,8 +5,9 @@ Scorers (see goldenset/README.md):
 * **exact** – the answer equals the reference after normalisation: Unicode NFKC, case-folded,
   punctuation removed, whitespace collapsed.
 * **acceptance** – optional per-item criteria: every `must_include` term appears (normalised
-  substring), no `must_not_include` term appears, and `regex` (Python syntax, case-insensitive)
-  matches somewhere in the answer.
+  substring), no `must_not_include` term appears, and `regex` (RE2 syntax, case-insensitive)
+  matches somewhere in the answer. RE2 (google-re2) runs in time linear in the answer: no pattern
+  can make a check run for minutes (no backreferences or lookarounds, which RE2 refuses).
 * **semantic** – cosine similarity of the answer's and the reference's embeddings
   (all-MiniLM-L6-v2, L2-normalised). Default threshold 0.80: on that encoder paraphrases of the
   same statement score about 0.8-0.95, while answers on the same topic that say something else
@@ -15,11 +16,13 @@ Scorers (see goldenset/README.md):
   returns JSON `{"verdict": "pass"|"fail", "score": 0..1, "rationale": "..."}`; the judge's
   model and JUDGE_PROMPT_VERSION are stored with every score.
 
-Pass/fail rule per item: if acceptance criteria exist they must hold (a wrong price fails even
-when the sentence is otherwise similar — embeddings hardly see numbers). Then the item passes if
-the answer is an exact match, OR its similarity >= threshold, OR (judge enabled) the judge says
-pass. An item whose answer could not be obtained, or whose judge reply was malformed, is
-*errored*: never passed, never failed, and left out of the pass rate.
+Further primitives (issue 12): ``split_sentences``, ``align_sentences`` (coverage and support),
+``alignment_passes``, ``extract_facts`` and ``fact_contradictions`` (numbers with units and currencies,
+percentages, durations, dates, times, polarity, names). How goldenset/scorers.py combines the scorers'
+outcomes is a named rule stored on each run (see goldenset/README.md). ``decide``/``score_batch`` below
+implement the rule before issue 12 (exact OR similarity OR judge, gated by acceptance) and are kept for
+the old bench (bench/golden.py). An item whose answer could not be obtained, or whose judge reply was
+malformed, is *errored*: never passed, never failed, and left out of the pass rate.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
+import re2
 
 DEFAULT_SIMILARITY_THRESHOLD = 0.80
 JUDGE_PROMPT_VERSION = "rubric-v1"
@@ -73,10 +77,18 @@ def validate_acceptance(acceptance) -> list[tuple[str, str]]:
             problems.append(("acceptance.regex", f"is {len(regex)} characters; the limit is {MAX_REGEX_CHARS}"))
         else:
             try:
-                re.compile(regex)
-            except re.error as exc:
-                problems.append(("acceptance.regex", f"is not a valid regular expression: {exc}"))
+                _compile_acceptance_regex(regex)
+            except re2.error as exc:
+                problems.append(("acceptance.regex", f"is not a valid RE2 regular expression (no backreferences "
+                                                     f"or lookarounds): {exc}"))
     return problems
+
+
+def _compile_acceptance_regex(regex: str):
+    options = re2.Options()
+    options.case_sensitive = False
+    options.max_mem = 8 << 20  # a pattern that needs more than 8 MiB of automaton is refused, not run
+    return re2.compile(regex, options)
 
 
 def clean_acceptance(acceptance: dict | None) -> dict:
@@ -107,7 +119,7 @@ def check_acceptance(answer: str, acceptance: dict | None) -> tuple[bool | None,
         if normalise(term) in norm:
             problems.append(f"contains forbidden term {term!r}")
     regex = acceptance.get("regex")
-    if regex and not re.search(regex, answer or "", flags=re.IGNORECASE):
+    if regex and not _compile_acceptance_regex(regex).search(answer or ""):
         problems.append(f"does not match the pattern {regex!r}")
     return not problems, problems
 
@@ -204,3 +216,376 @@ def pass_rate_drop_pct(baseline_rate: float | None, rate: float | None) -> float
     if baseline_rate is None or rate is None or baseline_rate <= 0:
         return None
     return round((baseline_rate - rate) / baseline_rate * 100.0, 2)
+
+
+# --- sentence alignment: content coverage and support ---------------------------------------------
+#
+# One vector for a whole answer mixes style and content: a correct answer in a much shorter or much
+# longer form moves it as far as a wrong one. Aligning sentence by sentence (greedy max-cosine, the
+# sentence-level analogue of BERTScore's token matching) separates the two: a shorter answer keeps
+# high *support* (each of its sentences is backed by the reference) while its *coverage* drops; a
+# longer one keeps high coverage while its support drops; a wrong or off-topic answer loses both.
+
+# Decided from bench/scorer_tuning.py on hand-written tuning data (not the bench's variants): the
+# larger of coverage and support was >= 0.68 for all 36 correct shorter/longer paraphrases and <= 0.42
+# for all 36 off-topic answers; 0.55 is the middle of that gap (see goldenset/README.md).
+DEFAULT_ALIGNMENT_THRESHOLD = 0.55
+# An answer sentence and a reference sentence are taken to talk about the same thing (so their facts
+# and polarity are compared) when their cosine reaches this.
+FACT_ALIGNMENT_MIN = 0.55
+NEGATION_ALIGNMENT_MIN = 0.70
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"'(\[`]?[A-Z0-9$€£])|\n+\s*(?:[-*•]\s+|\d+[.)]\s+)?|\n{2,}")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "Mr.", "Mrs.", "Dr.", "St.", "No.")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text: split after . ! ? ; before a capital/digit, and at line breaks (lists)."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text or "") if p and p.strip()]
+    merged: list[str] = []
+    for part in parts:
+        if merged and merged[-1].endswith(_ABBREVIATIONS):
+            merged[-1] = f"{merged[-1]} {part}"
+        else:
+            merged.append(part)
+    return [m for m in merged if any(ch.isalnum() for ch in m)]
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Greedy max-cosine alignment of answer and reference sentences.
+
+    coverage: mean over reference sentences of the best cosine to any answer sentence (how much of
+    the reference the answer says); support: mean over answer sentences of the best cosine to any
+    reference sentence (how much of the answer the reference backs). *_best[i] is the index of the
+    best partner of sentence i, *_sims[i] its cosine.
+    """
+
+    coverage: float
+    support: float
+    reference_best: tuple[int, ...]
+    reference_sims: tuple[float, ...]
+    answer_best: tuple[int, ...]
+    answer_sims: tuple[float, ...]
+
+    @property
+    def f1(self) -> float:
+        c, s = self.coverage, self.support
+        return 0.0 if c + s <= 0 else 2 * c * s / (c + s)
+
+
+def align_sentences(reference_vectors: np.ndarray, answer_vectors: np.ndarray) -> Alignment:
+    """Alignment of (m, d) reference and (n, d) answer sentence vectors (L2-normalised)."""
+    if len(reference_vectors) == 0 or len(answer_vectors) == 0:
+        return Alignment(0.0, 0.0, (), (), (), ())
+    sims = np.clip(np.asarray(reference_vectors) @ np.asarray(answer_vectors).T, -1.0, 1.0)
+    ref_best, ans_best = sims.argmax(axis=1), sims.argmax(axis=0)
+    ref_sims, ans_sims = sims.max(axis=1), sims.max(axis=0)
+    return Alignment(
+        round(float(ref_sims.mean()), 4), round(float(ans_sims.mean()), 4),
+        tuple(int(i) for i in ref_best), tuple(round(float(s), 4) for s in ref_sims),
+        tuple(int(i) for i in ans_best), tuple(round(float(s), 4) for s in ans_sims),
+    )
+
+
+def alignment_passes(alignment: Alignment, threshold: float = DEFAULT_ALIGNMENT_THRESHOLD) -> bool:
+    """The content rule: the answer carries the reference's content when either its coverage or its
+    support reaches the threshold. Either, not both: a correct short answer has high support and low
+    coverage, a correct long one the reverse; an answer about something else has both low."""
+    return max(alignment.coverage, alignment.support) >= threshold
+
+
+# --- fact consistency ------------------------------------------------------------------------------
+
+_WORD_NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+                 "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
+                 "a": 1, "an": 1, "single": 1}
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_WNUM = r"(?:" + "|".join(sorted((k for k in _WORD_NUMBERS if k not in ("a", "an")), key=len, reverse=True)) + r")"
+_DURATION_UNITS = {"second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400,
+                   "business day": 86400 * 7 / 5, "working day": 86400 * 7 / 5, "week": 604800,
+                   "month": 2629800, "year": 31557600}
+_DUR_UNIT = r"(?P<unit>business days?|working days?|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b"
+_CURRENCY_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP", "usd": "USD", "eur": "EUR", "gbp": "GBP",
+                   "dollars": "USD", "dollar": "USD", "euros": "EUR", "euro": "EUR", "pounds": "GBP"}
+_MONTHS = {m: i + 1 for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july",
+                                           "august", "september", "october", "november", "december"))}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+
+_RE_MONEY = re.compile(rf"(?P<sign>[$€£])\s?(?P<num>{_NUM})(?P<mult>\s?(?:k|m|bn|million|billion|thousand)\b)?"
+                       rf"|(?P<num2>{_NUM})\s?(?P<code>usd|eur|gbp|dollars?|euros?|pounds)\b", re.IGNORECASE)
+_RE_PERCENT = re.compile(rf"(?P<num>{_NUM})\s?(?:%|percent\b|per cent\b)", re.IGNORECASE)
+_RE_DURATION = re.compile(rf"(?<![\w.,])(?P<num>{_NUM}|{_WNUM}|an?)[\s-]+{_DUR_UNIT}", re.IGNORECASE)
+_RE_ISO_DATE = re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})(?:-(?P<d>\d{2}))?\b")
+_RE_TEXT_DATE = re.compile(rf"\b(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}|{_MONTH.replace('month', 'month2')}\s+"
+                           rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b)(?:,?\s+(?P<y>\d{{4}}))?", re.IGNORECASE)
+_RE_TIME = re.compile(r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<ampm>am|pm|a\.m\.|p\.m\.)", re.IGNORECASE)
+_RE_NUMBER = re.compile(rf"(?<![\w.-])(?P<num>{_NUM})(?:\s+(?P<unit>[a-z][a-z-]{{1,20}}))?", re.IGNORECASE)
+_RE_NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|cannot|without)\b|n't\b", re.IGNORECASE)
+_RE_ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z0-9&.-]*[A-Za-z0-9](?:\s+[A-Z][a-zA-Z0-9&-]*)*")
+# Words that only start a phrase or shout: not names of things.
+_NOT_ENTITIES = {"I", "The", "A", "An", "It", "This", "That", "Yes", "No", "If", "You", "We", "Our", "Your",
+                 "Please", "Note", "However", "Also", "Then", "For", "In", "On", "Open", "Click", "Use", "And",
+                 "Or", "But", "To", "When", "With", "OK"}
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str        # money, percent, duration, date, quantity
+    key: str         # what must match for two facts to be comparable (currency, unit, "")
+    value: float | str
+    text: str        # the words it came from, quoted in a contradiction
+
+
+def _to_float(raw: str) -> float:
+    raw = raw.lower()
+    if raw in _WORD_NUMBERS:
+        return float(_WORD_NUMBERS[raw])
+    return float(raw.replace(",", ""))
+
+
+def _duration_unit(unit: str) -> tuple[str, float]:
+    unit = unit.lower()
+    for name, seconds in _DURATION_UNITS.items():
+        if unit.rstrip("s") == name or unit == name or unit.rstrip("s") == name.rstrip("s"):
+            return name, seconds
+    return unit, 1.0  # pragma: no cover - the regex only lets the units above through
+
+
+def extract_facts(sentence: str) -> list[Fact]:
+    """Numbers with their units and currencies, percentages, durations and dates in one sentence."""
+    facts: list[Fact] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(m: re.Match) -> bool:
+        return not any(s < m.end() and m.start() < e for s, e in taken)
+
+    for m in _RE_MONEY.finditer(sentence):
+        if m.group("sign"):
+            value, currency = _to_float(m.group("num")), _CURRENCY_SIGNS[m.group("sign")]
+            mult = (m.group("mult") or "").strip().lower()
+            value *= {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}.get(mult, 1)
+        else:
+            value, currency = _to_float(m.group("num2")), _CURRENCY_SIGNS[m.group("code").lower()]
+        facts.append(Fact("money", currency, value, m.group(0).strip()))
+        taken.append(m.span())
+    for m in _RE_PERCENT.finditer(sentence):
+        if free(m):
+            facts.append(Fact("percent", "", _to_float(m.group("num")), m.group(0)))
+            taken.append(m.span())
+    for m in _RE_ISO_DATE.finditer(sentence):
+        if free(m):
+            facts.append(Fact("date", "", m.group(0), m.group(0)))
+            taken.append(m.span())
+    for m in _RE_TEXT_DATE.finditer(sentence):
+        if free(m):
+            month = _MONTHS[(m.group("month") or m.group("month2")).lower()]
+            day = int(m.group("d1") or m.group("d2"))
+            facts.append(Fact("date", "", f"{m.group('y') or ''}-{month:02d}-{day:02d}", m.group(0)))
+            taken.append(m.span())
+    for m in _RE_TIME.finditer(sentence):
+        if free(m):
+            hour = int(m.group("h")) % 12 + (12 if m.group("ampm").lower().startswith("p") else 0)
+            facts.append(Fact("time", "", f"{hour:02d}:{m.group('m') or '00'}", m.group(0)))
+            taken.append(m.span())
+    for m in _RE_DURATION.finditer(sentence):
+        if free(m):
+            _, seconds = _duration_unit(m.group("unit"))
+            facts.append(Fact("duration", "", round(_to_float(m.group("num")) * seconds, 3), m.group(0)))
+            taken.append(m.span())
+    for m in _RE_NUMBER.finditer(sentence):
+        if free(m):
+            unit = (m.group("unit") or "").lower().rstrip("s")
+            facts.append(Fact("quantity", unit, _to_float(m.group("num")), m.group(0)))
+            taken.append(m.span())
+    return facts
+
+
+_STOPWORDS = frozenset(
+    "a an the and or but if then of to in on at by for with from as is are was were be been being it its this that "
+    "these those you your we our they their he she his her i my me us them can could will would should may might "
+    "must do does did has have had there here what which who whom when where how so than too very just also any all "
+    "each every some such only own same about into over after before up down out off again once".split())
+
+
+def _stems(sentence: str) -> set[str]:
+    words = re.findall(r"[a-z0-9]+", sentence.casefold())
+    return {w[:4] for w in words if w not in _STOPWORDS and not _RE_NEGATION.fullmatch(w) and w not in ("t", "cannot")}
+
+
+def _overlap(a: str, b: str) -> float:
+    sa, sb = _stems(a), _stems(b)
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / min(len(sa), len(sb))
+
+
+_CLAUSE = re.compile(r"[,;:—()]\s*|\s+(?:but|or|and|unless|although|while|whereas)\s+", re.IGNORECASE)
+
+
+def polarity_flips(reference_sentence: str, answer_sentence: str) -> list[tuple[str, str]]:
+    """Clause pairs (reference, answer) that say nearly the same words with opposite polarity.
+
+    Clauses, not whole sentences: "Standard pays $4.99, or nothing over $50" holds a negation in a clause
+    that the answer "Standard pays $4.99 on each order" does not restate. A clause pair is the same
+    statement when the overlap coefficient of their content-word stems is >= 0.8, so a paraphrase in other
+    words ("free" / "never costs anything") never reads as a flip.
+    """
+    ref_clauses = [c for c in _CLAUSE.split(reference_sentence) if c and _stems(c)]
+    out = []
+    for clause in (c for c in _CLAUSE.split(answer_sentence) if c and _stems(c)):
+        best = max(ref_clauses, key=lambda r: _overlap(r, clause), default=None)
+        if best is not None and _overlap(best, clause) >= 0.8 and negated(best) != negated(clause):
+            out.append((best.strip(), clause.strip()))
+    return out
+
+
+def negated(sentence: str) -> bool:
+    """Polarity of a sentence: an odd number of negation words makes it negative."""
+    return len(_RE_NEGATION.findall(sentence)) % 2 == 1
+
+
+def entities(sentence: str) -> set[str]:
+    """Capitalised names inside a sentence (a cheap stand-in for NER: products, places, plans, brands)."""
+    found = set()
+    for m in _RE_ENTITY.finditer(sentence):
+        words = [w for w in m.group(0).split() if w not in _NOT_ENTITIES]
+        if words:
+            found.add(" ".join(words))
+    return found
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    kind: str               # money, percent, duration, date, quantity, negation, entity
+    reference_sentence: str
+    answer_sentence: str
+    reference_value: str
+    answer_value: str
+
+    def describe(self) -> str:
+        if self.kind == "negation":
+            return (f"negation: the answer says {self.answer_value!r} where the reference says "
+                    f"{self.reference_value!r} ({self.reference_sentence!r})")
+        return (f"{self.kind}: the answer says {self.answer_value!r} ({self.answer_sentence!r}) where the "
+                f"reference says {self.reference_value!r} ({self.reference_sentence!r})")
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "reference_sentence": self.reference_sentence,
+                "answer_sentence": self.answer_sentence, "reference_value": self.reference_value,
+                "answer_value": self.answer_value}
+
+
+def fact_contradictions(
+    reference_sentences: list[str], answer_sentences: list[str], alignment: Alignment,
+) -> list[Contradiction]:
+    """Facts of the answer that contradict the reference, per aligned sentence pair.
+
+    For each answer sentence and its best reference sentence (cosine >= FACT_ALIGNMENT_MIN): a fact of
+    a kind (and unit/currency) that the reference sentence also states, with a value the reference
+    states nowhere, is a contradiction; so is a flipped polarity (cosine >= NEGATION_ALIGNMENT_MIN) and
+    a name in place of one the reference names and the answer never mentions. A fact the reference
+    does not talk about at all is an addition, not a contradiction (the support score sees additions).
+    """
+    ref_facts = [extract_facts(s) for s in reference_sentences]
+    all_ref_values: dict[tuple[str, str], set] = {}
+    all_ref_facts: dict[tuple[str, str], list[Fact]] = {}
+    for facts in ref_facts:
+        for f in facts:
+            all_ref_values.setdefault((f.kind, f.key), set()).add(f.value)
+            all_ref_facts.setdefault((f.kind, f.key), []).append(f)
+    answer_text = " ".join(answer_sentences)
+    ref_entities_all = set().union(*(entities(s) for s in reference_sentences)) if reference_sentences else set()
+    out: list[Contradiction] = []
+    seen: set[tuple] = set()
+    for j, sentence in enumerate(answer_sentences):
+        if j >= len(alignment.answer_best):
+            break
+        i, sim = alignment.answer_best[j], alignment.answer_sims[j]
+        if sim < FACT_ALIGNMENT_MIN:
+            continue
+        ref_sentence = reference_sentences[i]
+        by_key: dict[tuple[str, str], list[Fact]] = {}
+        for f in ref_facts[i]:
+            by_key.setdefault((f.kind, f.key), []).append(f)
+        for f in extract_facts(sentence):
+            # The aligned sentence's facts of this kind; else the reference's anywhere (the answer may
+            # have merged or reordered sentences: "Premium pays $4.99" against "Standard pays $4.99").
+            partners = by_key.get((f.kind, f.key)) or all_ref_facts.get((f.kind, f.key))
+            if not partners or f.value in all_ref_values.get((f.kind, f.key), set()):
+                continue
+            key = (f.kind, f.key, f.value)
+            if key not in seen:
+                seen.add(key)
+                out.append(Contradiction(f.kind, ref_sentence, sentence, partners[0].text, f.text))
+        if sim >= NEGATION_ALIGNMENT_MIN:
+            for ref_clause, ans_clause in polarity_flips(ref_sentence, sentence)[:1]:
+                out.append(Contradiction("negation", ref_sentence, sentence, ref_clause, ans_clause))
+        ref_names, ans_names = entities(ref_sentence), entities(sentence)
+        missing = [n for n in ref_names if n.lower() not in answer_text.lower()]
+        new = [n for n in ans_names if n not in ref_entities_all and n.lower() not in
+               " ".join(reference_sentences).lower()]
+        if missing and new:
+            out.append(Contradiction("entity", ref_sentence, sentence, ", ".join(sorted(missing)),
+                                     ", ".join(sorted(new))))
+    return out
+
+
+# --- judge calibration against SMEs ---------------------------------------------------------------
+
+MIN_CALIBRATION_ITEMS = 30
+DEFAULT_MIN_KAPPA = 0.6
+
+
+@dataclass(frozen=True)
+class JudgeAgreement:
+    """Agreement of a judge's pass/fail with SMEs' on the same items.
+
+    kappa: Cohen's kappa (nan when undefined); low/high: its 95% interval (normal approximation with the
+    large-sample standard error sqrt(p_o (1 - p_o) / (n (1 - p_e)^2)), clipped to [-1, 1]); confusion:
+    counts keyed judge/sme ("pass/pass", "pass/fail", "fail/pass", "fail/fail"). calibrated: kappa at or
+    above the minimum on at least MIN_CALIBRATION_ITEMS items; reason says why not otherwise.
+    """
+
+    n: int
+    kappa: float
+    low: float
+    high: float
+    confusion: dict
+    calibrated: bool
+    reason: str
+
+    def to_dict(self) -> dict:
+        def clean(x):
+            return None if x != x else round(x, 4)
+        return {"n": self.n, "kappa": clean(self.kappa), "low": clean(self.low), "high": clean(self.high),
+                "confusion": self.confusion, "calibrated": self.calibrated, "reason": self.reason}
+
+
+def judge_agreement(judge: list[bool], sme: list[bool], *, min_kappa: float = DEFAULT_MIN_KAPPA,
+                    min_items: int = MIN_CALIBRATION_ITEMS) -> JudgeAgreement:
+    from .agreement import cohen_kappa
+
+    if len(judge) != len(sme):
+        raise ValueError("judge and SME labels must be paired")
+    n = len(judge)
+    confusion = {f"{'pass' if j else 'fail'}/{'pass' if s else 'fail'}": 0 for j in (True, False) for s in (True, False)}
+    for j, s in zip(judge, sme):
+        confusion[f"{'pass' if j else 'fail'}/{'pass' if s else 'fail'}"] += 1
+    k = cohen_kappa(list(judge), list(sme))
+    if n == 0 or k.kappa != k.kappa:
+        low = high = float("nan")
+    else:
+        se = float(np.sqrt(max(k.observed * (1 - k.observed), 0.0) / (n * (1 - k.expected) ** 2)))
+        low, high = max(-1.0, k.kappa - 1.959964 * se), min(1.0, k.kappa + 1.959964 * se)
+    if n < min_items:
+        calibrated, reason = False, f"measured on {n} item(s); at least {min_items} are needed"
+    elif k.kappa != k.kappa:
+        calibrated, reason = False, "kappa is undefined: judge and SMEs gave one and the same label throughout"
+    elif k.kappa < min_kappa:
+        calibrated, reason = False, f"kappa {k.kappa:.2f} is below the minimum {min_kappa:.2f}"
+    else:
+        calibrated, reason = True, f"kappa {k.kappa:.2f} on {n} items meets the minimum {min_kappa:.2f}"
+    return JudgeAgreement(n, k.kappa, low, high, confusion, calibrated, reason)

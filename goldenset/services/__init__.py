@@ -59,7 +59,9 @@ from .runs import (
     eval_run_create,
     eval_run_execute,
     eval_run_set_baseline,
+    eval_on_quality_drop,
     eval_scheduled,
+    judge_calibration_label,
 )
 from .versions import golden_version_create
 
@@ -87,7 +89,9 @@ __all__ = [
     "eval_run_execute",
     "eval_run_set_baseline",
     "eval_schedule_sync",
+    "eval_on_quality_drop",
     "eval_scheduled",
+    "judge_calibration_label",
     "golden_export",
     "golden_import",
     "golden_item_acknowledge_pii",

@@ -27,7 +27,8 @@ Action = GoldenItemEvent.Action
 # --- evaluation config and schedule ----------------------------------------------------------------
 
 EVAL_CONFIG_FIELDS = ("endpoint_base_url", "endpoint_model", "api_key_env", "timeout_s", "max_retries", "concurrency",
-                      "similarity_threshold", "judge_enabled", "judge_model", "schedule_cron")
+                      "similarity_threshold", "alignment_threshold", "combination_rule", "judge_enabled", "judge_model",
+                      "judge_min_kappa", "schedule_cron")
 
 
 def eval_config_get(*, deployment: Deployment) -> EvalConfig:

@@ -21,6 +21,7 @@ from ..models import (
     GoldenItem,
     GoldenItemEvent,
     GoldenSetVersion,
+    JudgeCalibrationLabel,
 )
 from .common import MAX_ANSWER_CHARS, _reason
 from .config import eval_config_get
@@ -88,6 +89,11 @@ def eval_run_create(
         endpoint_model=config.endpoint_model if answers is None else "", item_count=len(version_items),
         answers_produced_at=answers_produced_at,
         schedule_tick=schedule_tick,
+        combination_rule=config.combination_rule,
+        scorer_config=scorers.scorer_config(
+            rule=config.combination_rule, similarity_threshold=config.similarity_threshold,
+            alignment_threshold=config.alignment_threshold,
+            judge_model=config.judge_model if config.judge_enabled else ""),
     )
     EvalResult.objects.bulk_create([
         EvalResult(run=run, version_item=vi, item_id=vi.item_id,
@@ -144,17 +150,21 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
             if r.answer is None and r.id not in errors:
                 errors[r.id] = "no answer was uploaded for this item"
         scorable = [r for r in results if r.id not in errors]
-        context = scorers.ScoringContext(similarity_threshold=run.similarity_threshold, encode=encode_cached,
-                                         judge_model=run.judge_model)
+        pinned = run.scorer_config or {}
+        context = scorers.ScoringContext(
+            similarity_threshold=run.similarity_threshold, encode=encode_cached, judge_model=run.judge_model,
+            alignment_threshold=pinned.get("alignment_threshold", scoring.DEFAULT_ALIGNMENT_THRESHOLD))
         if run.judge_model:
             judge_client = judge_client or _client(config, model=run.judge_model)
             context.judge_complete_many = judge_client.complete_many
         items = [scorers.ScoringItem(prompt=r.version_item.prompt, reference=r.version_item.reference_answer,
                                      acceptance=r.version_item.acceptance) for r in scorable]
         per_item = scorers.score_all(items, [r.answer for r in scorable], context)
+        if run.judge_model:
+            _flag_judge_calibration(run, per_item)
         for r, outcomes in zip(scorable, per_item):
             _store_outcomes(r, outcomes, run=run)
-            status, reason = scorers.combine(outcomes)
+            status, reason = scorers.combine(outcomes, run.combination_rule or "any-content")
             if status == scorers.ERRORED:
                 errors[r.id] = reason
                 continue
@@ -169,6 +179,21 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
         EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.FAILED, error=str(exc)[:2000],
                                                  finished_at=timezone.now())
         raise
+
+
+def _flag_judge_calibration(run: EvalRun, per_item: list[dict[str, scorers.ScoreOutcome]]) -> None:
+    """Every judge verdict carries its series' agreement with SMEs; an uncalibrated judge says so."""
+    from ..selectors import judge_calibration_status
+
+    status = judge_calibration_status(deployment=run.deployment, judge_model=run.judge_model,
+                                      judge_prompt_version=run.judge_prompt_version)
+    for outcomes in per_item:
+        judge = outcomes.get("judge")
+        if judge is None:
+            continue
+        reason = judge.reason if status["calibrated"] else f"{judge.reason} [uncalibrated judge: {status['reason']}]"
+        outcomes["judge"] = scorers.ScoreOutcome(judge.status, reason, judge.score,
+                                                 {**judge.details, "calibration": status})
 
 
 def _store_outcomes(r: EvalResult, outcomes: dict[str, scorers.ScoreOutcome], *, run: EvalRun) -> None:
@@ -186,7 +211,13 @@ def _store_outcomes(r: EvalResult, outcomes: dict[str, scorers.ScoreOutcome], *,
         r.judge_passed, r.judge_score = judge.status == scorers.PASSED, judge.score
         r.judge_rationale = judge.details.get("rationale", judge.reason)
         r.judge_model, r.judge_prompt_version = run.judge_model, run.judge_prompt_version
-    score = r.judge_score if r.judge_passed is not None else r.similarity
+    alignment = outcomes.get("alignment")
+    if r.judge_passed is not None:
+        score = r.judge_score
+    elif run.combination_rule and run.combination_rule != "any-content" and alignment is not None:
+        score = alignment.score  # what decided the content under the default rule
+    else:
+        score = r.similarity
     r.score = None if score is None else round(float(score), 4)
 
 
@@ -228,10 +259,25 @@ def _eval_run_finish(*, run: EvalRun, results: list[EvalResult]) -> EvalRun:
     return run
 
 
+def comparison_refusal(*, run: EvalRun, baseline: EvalRun) -> str:
+    """Why `run` cannot be compared with `baseline` ('' when it can): they must be scored the same way."""
+    if not baseline.scorer_config:
+        return (f"Not compared with baseline run {baseline.pk}: it was scored before scorer configurations were "
+                f"recorded. Re-score the baseline's model or choose a baseline scored with this configuration.")
+    differences = scorers.scorer_config_differences(run.scorer_config or {}, baseline.scorer_config)
+    if differences:
+        return (f"Not compared with baseline run {baseline.pk}: it was scored with another scorer configuration "
+                f"({'; '.join(differences)}). Pass rates under different scorers are not comparable.")
+    return ""
+
+
 def _compare_with_baseline(*, run: EvalRun, baseline: EvalRun | None) -> None:
     EvalResult.objects.filter(run=run).update(regressed=False)
-    if baseline is None or baseline.pk == run.pk:
+    run.comparison_refused = ""
+    refusal = comparison_refusal(run=run, baseline=baseline) if baseline is not None and baseline.pk != run.pk else ""
+    if baseline is None or baseline.pk == run.pk or refusal:
         run.baseline_run, run.relative_drop_pct, run.regressed_count = None, None, 0
+        run.comparison_refused = refusal
     else:
         passed_before = set(
             baseline.results.filter(outcome=EvalResult.Outcome.PASSED).values_list("item_id", flat=True)
@@ -240,7 +286,7 @@ def _compare_with_baseline(*, run: EvalRun, baseline: EvalRun | None) -> None:
         run.regressed_count = regressed.update(regressed=True)
         run.baseline_run = baseline
         run.relative_drop_pct = scoring.pass_rate_drop_pct(baseline.pass_rate, run.pass_rate)
-    run.save(update_fields=["baseline_run", "relative_drop_pct", "regressed_count"])
+    run.save(update_fields=["baseline_run", "relative_drop_pct", "regressed_count", "comparison_refused"])
 
 
 @transaction.atomic
@@ -279,3 +325,48 @@ def eval_scheduled(*, deployment: Deployment) -> EvalRun | None:
     else:
         run = existing  # resume (answers stored so far are kept)
     return eval_run_execute(run=run)
+
+
+def eval_on_quality_drop(*, deployment: Deployment, evidence: dict) -> EvalRun | None:
+    """Queue a golden evaluation when label-free quality evidence shows a drop and one can run.
+
+    `evidence` is drift_app.selectors.quality_evidence(...). Nothing is queued when no quality score
+    degraded, when the deployment has no endpoint (answers cannot be obtained), or when a run of the
+    deployment is already pending or running. Returns the queued run, or None.
+    """
+    if not evidence.get("degraded"):
+        return None
+    config = eval_config_get(deployment=deployment)
+    if not config.has_endpoint:
+        logger.info("quality drop on %s: no endpoint, golden evaluation not queued", deployment.slug)
+        return None
+    busy = EvalRun.objects.filter(deployment=deployment, status__in=[EvalRun.Status.PENDING, EvalRun.Status.RUNNING])
+    if busy.exists():
+        return None
+    try:
+        return eval_run_create(deployment=deployment, trigger=EvalRun.Trigger.QUALITY, queue=True)
+    except ValidationError as exc:
+        logger.info("quality drop on %s: golden evaluation not queued: %s", deployment.slug, exc)
+        return None
+
+
+# --- judge calibration ----------------------------------------------------------------------------
+
+@transaction.atomic
+def judge_calibration_label(*, result: EvalResult, user, passed: bool, note: str = "") -> "JudgeCalibrationLabel":
+    """An SME's own pass/fail on an item the judge graded; one per SME and item (never overwritten)."""
+    from ..models import JudgeCalibrationLabel
+
+    if result.judge_passed is None:
+        raise ValidationError({"result": "the judge did not grade this item: nothing to calibrate against"})
+    if not isinstance(passed, bool):
+        raise ValidationError({"passed": "must be true or false"})
+    if not isinstance(note, str) or len(note) > 2000:
+        raise ValidationError({"note": "must be a string of at most 2000 characters"})
+    if JudgeCalibrationLabel.objects.filter(result=result, labelled_by=user).exists():
+        raise ValidationError({"result": "you have already labelled this item"})
+    label = JudgeCalibrationLabel.objects.create(
+        result=result, labelled_by=user, passed=passed, note=note.strip(),
+        judge_model=result.judge_model, judge_prompt_version=result.judge_prompt_version)
+    logger.info("judge calibration label on result %s by %s: %s", result.pk, user, "pass" if passed else "fail")
+    return label

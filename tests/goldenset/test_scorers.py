@@ -29,9 +29,12 @@ def test_every_built_in_scorer_says_why():
     item = ScoringItem(prompt="q", reference="The Pro plan costs $49 per month.", acceptance={"must_include": ["$49"]})
     outcomes = scorers.score_all([item], ["The Pro plan costs $59 per month."],
                                  ScoringContext(encode=None))
-    assert set(outcomes[0]) == {"exact", "acceptance", "semantic"}  # the judge only runs when configured
+    # issue 12 added the sentence-alignment and fact-consistency scorers; the judge only runs when configured
+    assert set(outcomes[0]) == {"exact", "acceptance", "semantic", "alignment", "facts"}
     assert outcomes[0]["acceptance"].status == FAILED and "'$49'" in outcomes[0]["acceptance"].reason
     assert outcomes[0]["semantic"].status == "errored"  # no encoder given: errored, never passed
+    assert outcomes[0]["alignment"].status == outcomes[0]["facts"].status == "errored"
+    assert all(o.reason for o in outcomes[0].values())
     assert scorers.combine(outcomes[0])[0] == "errored"
 
 

@@ -1,0 +1,142 @@
+"""Scorer primitives on strings and arrays with known answers: sentences, alignment, facts, polarity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from drift_app.stats import scoring
+
+
+def test_sentences_split_at_ends_and_list_items_but_not_inside_numbers_or_abbreviations():
+    text = "The plan costs $4.50 per month. It includes e.g. backups.\n- First step\n- Second step"
+    assert scoring.split_sentences(text) == [
+        "The plan costs $4.50 per month.", "It includes e.g. backups.", "First step", "Second step"]
+
+
+def _onehot(*rows: int, dim: int = 4) -> np.ndarray:
+    out = np.zeros((len(rows), dim), dtype=np.float32)
+    out[np.arange(len(rows)), rows] = 1.0
+    return out
+
+
+def test_a_shorter_answer_keeps_its_support_and_loses_coverage():
+    reference, answer = _onehot(0, 1, 2), _onehot(0)
+    al = scoring.align_sentences(reference, answer)
+    assert al.support == 1.0 and al.coverage == pytest.approx(1 / 3, abs=1e-4)
+    assert scoring.alignment_passes(al, 0.7)
+
+
+def test_a_longer_answer_keeps_its_coverage_and_loses_support():
+    al = scoring.align_sentences(_onehot(0, 1), _onehot(0, 1, 2, 3))
+    assert al.coverage == 1.0 and al.support == 0.5
+    assert al.answer_best[:2] == (0, 1)
+
+
+def test_an_answer_about_something_else_fails_the_alignment_rule():
+    al = scoring.align_sentences(_onehot(0, 1), _onehot(2, 3))
+    assert al.coverage == 0.0 and al.support == 0.0 and not scoring.alignment_passes(al, 0.7)
+
+
+def test_an_empty_side_aligns_to_nothing():
+    assert scoring.align_sentences(_onehot(0), np.zeros((0, 4), dtype=np.float32)).coverage == 0.0
+
+
+@pytest.mark.parametrize("sentence, kind, key, value", [
+    ("The Pro plan costs $49 per month.", "money", "USD", 49.0),
+    ("Fees are €1,200 a year.", "money", "EUR", 1200.0),
+    ("Annual billing saves 15%.", "percent", "", 15.0),
+    ("The link is valid for 24 hours.", "duration", "", 86400.0),
+    ("The link is valid for one day.", "duration", "", 86400.0),
+    ("It ships on 14 March 2025.", "date", "", "2025-03-14"),
+    ("Use version 2024-06 of the API.", "date", "", "2024-06"),
+    ("Teams have up to 25 members.", "quantity", "member", 25.0),
+])
+def test_facts_carry_their_kind_unit_and_value(sentence, kind, key, value):
+    facts = scoring.extract_facts(sentence)
+    assert (kind, key, value) in {(f.kind, f.key, f.value) for f in facts}
+
+
+def test_a_duration_in_other_units_is_the_same_fact():
+    a = scoring.extract_facts("Valid for 24 hours.")[0]
+    b = scoring.extract_facts("Valid for 1 day.")[0]
+    assert a.value == b.value
+
+
+def test_polarity_counts_negation_words():
+    assert scoring.negated("Your data is not encrypted at rest.")
+    assert scoring.negated("Refunds are never issued.")
+    assert not scoring.negated("Your data is encrypted at rest.")
+    assert not scoring.negated("It is not true that we never refund.")  # two negations
+
+
+def _aligned(ref: list[str], ans: list[str], pairs: list[tuple[int, float]]) -> scoring.Alignment:
+    """An alignment where answer sentence j's best reference sentence is pairs[j]."""
+    return scoring.Alignment(1.0, 1.0, (), (), tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+
+
+def test_a_changed_amount_in_an_aligned_sentence_is_a_contradiction_quoting_both_sides():
+    ref = ["The Pro plan costs $49 per month.", "Annual billing saves 15%."]
+    ans = ["The Pro plan costs $99 per month.", "Annual billing saves 15%."]
+    found = scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.95), (1, 1.0)]))
+    assert [(c.kind, c.reference_value, c.answer_value) for c in found] == [("money", "$49", "$99")]
+    assert "'$99'" in found[0].describe() and "'$49'" in found[0].describe()
+
+
+def test_a_flipped_polarity_of_a_close_pair_is_a_contradiction():
+    ref, ans = ["Your data is encrypted at rest."], ["Your data is not encrypted at rest."]
+    found = scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.93)]))
+    assert [c.kind for c in found] == ["negation"]
+
+
+def test_facts_of_a_sentence_the_reference_does_not_talk_about_are_not_contradictions():
+    ref, ans = ["Reset links expire after 1 hour."], ["Reset links expire after 1 hour.", "Call us on 5 days a week."]
+    found = scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 1.0), (0, 0.3)]))
+    assert found == []
+
+
+def test_a_value_the_reference_states_elsewhere_is_not_a_contradiction():
+    ref = ["Starter costs $9 per month.", "Pro costs $49 per month."]
+    ans = ["Starter costs $49 per month."]  # wrong pairing, but a value the reference has: left to alignment
+    assert scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.9)])) == []
+
+
+def test_a_name_in_place_of_the_references_name_is_a_contradiction():
+    ref, ans = ["Data is stored in Frankfurt."], ["Data is stored in Virginia."]
+    found = scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.8)]))
+    assert [(c.kind, c.reference_value, c.answer_value) for c in found] == [("entity", "Frankfurt", "Virginia")]
+
+
+def test_an_acceptance_regex_runs_on_re2_and_refuses_backreferences():
+    assert scoring.check_acceptance("Order ABC-123 shipped", {"regex": r"abc-\d+"}) == (True, [])
+    problems = scoring.validate_acceptance({"regex": r"(a)\1"})
+    assert problems and problems[0][0] == "acceptance.regex" and "RE2" in problems[0][1]
+
+
+def test_a_catastrophic_pattern_stays_linear():
+    import time
+
+    started = time.perf_counter()
+    ok, _ = scoring.check_acceptance("a" * 50_000 + "!", {"regex": r"^(a+)+$"})
+    assert ok is False and time.perf_counter() - started < 1.0
+
+
+def test_a_judge_that_agrees_with_smes_on_enough_items_is_calibrated():
+    judge = [True] * 20 + [False] * 20
+    sme = [True] * 18 + [False] * 2 + [False] * 19 + [True]
+    agreement = scoring.judge_agreement(judge, sme)
+    assert agreement.n == 40 and agreement.confusion == {"pass/pass": 18, "pass/fail": 2, "fail/pass": 1, "fail/fail": 19}
+    assert agreement.kappa == pytest.approx(0.85, abs=1e-9)  # p_o 0.925, p_e 0.5
+    assert agreement.low < agreement.kappa < agreement.high and agreement.calibrated
+
+
+def test_a_judge_measured_on_fewer_than_thirty_items_is_uncalibrated_whatever_its_kappa():
+    agreement = scoring.judge_agreement([True, False] * 10, [True, False] * 10)
+    assert agreement.kappa == pytest.approx(1.0) and not agreement.calibrated and "at least 30" in agreement.reason
+
+
+def test_a_judge_below_the_minimum_kappa_is_uncalibrated():
+    judge = [True] * 40
+    sme = [True] * 30 + [False] * 10
+    agreement = scoring.judge_agreement(judge, sme, min_kappa=0.6)
+    assert agreement.kappa == pytest.approx(0.0) and not agreement.calibrated and "below the minimum" in agreement.reason
