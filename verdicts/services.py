@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from drift_app import selectors as drift_selectors
 from drift_app.models import Deployment, DriftRun
 from drift_app.stats import verdict_rules as rules
 
@@ -49,6 +50,37 @@ def evidence_source_register(name: str, fn) -> None:
     if name in ("golden", "flags", "prompt_drift", "response_drift"):
         raise ValueError(f"{name} is a built-in evidence source")
     EVIDENCE_SOURCES[name] = fn
+
+
+def quality_source(*, deployment: Deployment, window_start: dt.datetime, window_end: dt.datetime) -> dict | None:
+    """Label-free quality evidence (per-sample scores such as a reward model's) as a verdict source.
+
+    Only a quality score's significant drop beyond the deployment's band (quality_drift_pct) is
+    degradation; prompt-response relevance and response length ride along as context, never deciding.
+    """
+    ev = drift_selectors.quality_evidence(deployment=deployment, start=window_start, end=window_end)
+    if not ev["scores"]:
+        return None
+    degraded = ev["degraded_scores"]
+    worst = min(ev["scores"], key=lambda s: (s.get("relative_change_pct") is None, s.get("relative_change_pct") or 0))
+    return {
+        "state": rules.DEGRADED if degraded else rules.OK,
+        "test": "mann_whitney_u + bootstrap interval of the mean's relative change",
+        "statistic": "relative_change_pct", "value": worst.get("relative_change_pct"),
+        "interval_95": [worst.get("ci_low_pct"), worst.get("ci_high_pct")], "p_value": worst.get("p_value"),
+        "score": worst.get("name"), "band_pct": ev["band_pct"],
+        "degraded_scores": degraded, "scores": ev["scores"], "context": ev["context"],
+        "baseline_period": ev["baseline_period"], "missing": ev["note"] or None,
+    }
+
+
+def _queue_golden_on_quality_drop(*, deployment: Deployment, evidence: dict) -> None:
+    from goldenset import services as golden_services
+
+    golden_services.eval_on_quality_drop(deployment=deployment, evidence={"degraded": True, **evidence})
+
+
+evidence_source_register("quality", quality_source)
 
 
 def _evidence_at(run) -> dt.datetime:
@@ -297,7 +329,7 @@ def _format_pct(x: float) -> str:
 
 
 def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, material: bool,
-             deployment: Deployment, requested: list[dict]) -> str:
+             deployment: Deployment, requested: list[dict], quality: dict | None = None) -> str:
     """The plain-language text, generated from the structured evidence only."""
     parts: list[str] = []
     for v in golden["versions"]:
@@ -344,6 +376,17 @@ def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, mate
                      f"({arrow}, Fisher exact p={test['p_value']:.3f})")
     elif flags.get("samples"):
         parts.append(flags.get("missing") or "no baseline period to compare flags with")
+    if quality and quality.get("state") == rules.DEGRADED:
+        for score in quality["scores"]:
+            if score["degraded"]:
+                def num(x, spec):
+                    return "n/a" if x is None else format(x, spec)
+
+                parts.append(
+                    f"quality-score drop: {score['name']} mean {num(score['baseline_mean'], '.3g')} → "
+                    f"{num(score['window_mean'], '.3g')} ({num(score['relative_change_pct'], '+.1f')}%, 95% CI "
+                    f"{num(score['ci_low_pct'], '+.1f')}% to {num(score['ci_high_pct'], '+.1f')}%, Mann-Whitney "
+                    f"p={num(score['p_value'], '.3g')}), beyond the {quality['band_pct']:g}% band")
     for target, label in (("prompts", "prompt"), ("responses", "response")):
         d = drift.get(target)
         src = _drift_source(label, d)
@@ -405,8 +448,12 @@ def verdict_compute(*, deployment: Deployment, window_start: dt.datetime, window
     prompt_drift = drift["prompts"]["drifted"] if drift["prompts"] else None
     response_drift = drift["responses"]["drifted"] if drift["responses"] else None
     drop = golden.get("relative_drop_pct")
+    quality_state = (extra.get("quality") or {}).get("state", rules.MISSING)
+    if quality_state == rules.DEGRADED:
+        _queue_golden_on_quality_drop(deployment=deployment, evidence=extra["quality"])
     result = rules.classify(
         golden=golden["state"], flags=flags["state"], prompt_drift=prompt_drift, response_drift=response_drift,
+        quality=quality_state,
         golden_missing="golden evidence missing: " + ("; ".join(golden["missing"]) or "no evaluation"),
     )
     material = golden["state"] == rules.DEGRADED and drop is not None and drop > deployment.material_drop_pct
@@ -425,6 +472,7 @@ def verdict_compute(*, deployment: Deployment, window_start: dt.datetime, window
     fields = {
         "verdict_class": result.verdict_class, "inputs": json.loads(json.dumps(inputs, default=str)),
         "explanation": _explain(verdict_class=result.verdict_class, golden=golden, flags=flags, drift=drift,
+                                quality=extra.get("quality"),
                                 material=material, deployment=deployment, requested=requested),
         "golden_pass_rate": golden.get("pass_rate"), "baseline_pass_rate": golden.get("baseline_pass_rate"),
         "relative_drop_pct": drop, "material_degradation": material,

@@ -230,7 +230,8 @@ class Classification:
 
 
 def classify(*, golden: str, flags: str, prompt_drift: bool | None, response_drift: bool | None,
-             golden_missing: str = "no fresh golden-set evaluation of the serving model") -> Classification:
+             golden_missing: str = "no fresh golden-set evaluation of the serving model",
+             quality: str = "missing") -> Classification:
     """The verdict class of one window from the states of its evidence sources.
 
     The golden set is the primary evidence: a drop beyond the tolerance that is also significant is
@@ -243,6 +244,9 @@ def classify(*, golden: str, flags: str, prompt_drift: bool | None, response_dri
         reasons.append("golden pass rate dropped beyond tolerance, significantly")
     if flags == DEGRADED:
         reasons.append("confirmed-bad rate rose significantly")
+    if quality == DEGRADED:
+        # A label-free quality score (e.g. a reward model's) fell significantly beyond its band.
+        reasons.append("quality-score drop beyond the band, significantly")
     if reasons:
         return Classification(GENUINE_DEGRADATION, tuple(reasons))
     if golden != OK:
