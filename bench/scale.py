@@ -233,7 +233,7 @@ def compose_part(n: int) -> dict:
                 "print('TOKEN', Token.objects.create(user=u).key)\n")).split("TOKEN", 1)[1].split()[0]
             # Wait until every embedder has loaded its model (its first task would otherwise pay for it).
             time.sleep(20)
-            data = json.loads((Path("/work/shared/data/clinc150/data_full.json")).read_text())["train"][:n]
+            data = json.loads((Path(__file__).resolve().parents[2] / "shared/data/clinc150/data_full.json").read_text())["train"][:n]
             stamp = dt.datetime.now(dt.UTC).isoformat()
             started = time.monotonic()
             for i in range(0, n, 250):
