@@ -447,6 +447,13 @@ def negated(sentence: str) -> bool:
     return len(_RE_NEGATION.findall(sentence)) % 2 == 1
 
 
+_RE_NAME_WORD = re.compile(r"[\w&-]+(?:\.[\w&-]+)*")
+
+
+def _name_words(text: str) -> set[str]:
+    return {w.lower() for w in _RE_NAME_WORD.findall(text)}
+
+
 def entities(sentence: str) -> set[str]:
     """Capitalised names inside a sentence (a cheap stand-in for NER: products, places, plans, brands)."""
     found = set()
@@ -523,10 +530,15 @@ def fact_contradictions(
         if sim >= NEGATION_ALIGNMENT_MIN:
             for ref_clause, ans_clause in polarity_flips(ref_sentence, sentence)[:1]:
                 out.append(Contradiction("negation", ref_sentence, sentence, ref_clause, ans_clause))
+        # Compared word by word, not as phrases: "the Acme SDK for Python" and "the Acme Python SDK" name
+        # the same thing. A contradiction needs a name word of the reference absent from the answer AND a
+        # name word in the answer found nowhere in the reference.
         ref_names, ans_names = entities(ref_sentence), entities(sentence)
-        missing = [n for n in ref_names if n.lower() not in answer_text.lower()]
-        new = [n for n in ans_names if n not in ref_entities_all and n.lower() not in
-               " ".join(reference_sentences).lower()]
+        answer_words = _name_words(answer_text)
+        reference_words = _name_words(" ".join(reference_sentences)) | {
+            w for n in ref_entities_all for w in _name_words(n)}
+        missing = [n for n in ref_names if not _name_words(n) <= answer_words]
+        new = [n for n in ans_names if not _name_words(n) <= reference_words]
         if missing and new:
             out.append(Contradiction("entity", ref_sentence, sentence, ", ".join(sorted(missing)),
                                      ", ".join(sorted(new))))

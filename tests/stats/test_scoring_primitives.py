@@ -140,3 +140,9 @@ def test_a_judge_below_the_minimum_kappa_is_uncalibrated():
     sme = [True] * 30 + [False] * 10
     agreement = scoring.judge_agreement(judge, sme, min_kappa=0.6)
     assert agreement.kappa == pytest.approx(0.0) and not agreement.calibrated and "below the minimum" in agreement.reason
+
+
+def test_names_reordered_are_the_same_names_not_a_swap():
+    ref = ["Install the official Acme SDK for Python from its package registry and initialise it with your API key."]
+    ans = ["Add the official Acme Python SDK from the package registry, then initialise it with an API key."]
+    assert scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.9)])) == []
