@@ -524,7 +524,8 @@ class IngestionKeyRevokeApi(_IngestionKeyApi):
             return Response(_django_errors(exc), status=400)
         return Response(ApiKeyOutputSerializer(key).data)
 class QualityEvidenceApi(APIView):
-    """GET ?window_start=&window_end=: label-free quality evidence of one window against the baseline period.
+    """GET ?window_start=&window_end= (default: the last complete window): label-free quality evidence of one
+    window against the baseline period.
 
     Per quality score: baseline and window means, relative change with a 95% CI, Mann-Whitney U p-value,
     beyond the deployment's band (quality_drift_pct) or not; relevance and response length as context.
@@ -541,7 +542,13 @@ class QualityEvidenceApi(APIView):
     def get(self, request, slug: str):
         deployment = selectors.deployment_get(slug=slug, user=request.user)
         params = request.query_params
-        start, end = _parse_when(params, "window_start"), _parse_when(params, "window_end")
+        if "window_start" not in params and "window_end" not in params:
+            # No window asked for: the deployment's last complete window.
+            from django.utils import timezone
+
+            start, end = services.last_complete_window(deployment=deployment, now=timezone.now())
+        else:
+            start, end = _parse_when(params, "window_start"), _parse_when(params, "window_end")
         if end <= start:
             raise serializers.ValidationError({"window_end": "must be after window_start"})
         return Response(selectors.quality_evidence(deployment=deployment, start=start, end=end))

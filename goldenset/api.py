@@ -527,7 +527,7 @@ class JudgeCalibrationApi(_GoldenApi):
     @extend_schema(responses={200: OpenApiResponse(description="series[judge_model, judge_prompt_version, min_kappa, "
                                                                "agreement{n, kappa, low, high, confusion, calibrated, reason}]")})
     def get(self, request, slug: str):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         return Response({"series": selectors.judge_calibration(deployment=deployment)})
 
 
@@ -543,7 +543,7 @@ class CalibrationLabelApi(_GoldenApi):
 
     @extend_schema(request=CalibrationLabelSerializer, responses={201: OpenApiResponse(description="label stored")})
     def post(self, request, slug: str, pk: int):
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         result = selectors.eval_result_get(deployment=deployment, pk=pk)
         data = _body(request)
         if not isinstance(data.get("passed"), bool):

@@ -398,7 +398,7 @@ class JudgeCalibrationView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
         is_sme = has_role(self.request.user, SME)
         ctx.update(deployment=deployment, series=selectors.judge_calibration(deployment=deployment), is_sme=is_sme,
                    queue=selectors.judge_calibration_queue(deployment=deployment, user=self.request.user) if is_sme else [])
@@ -407,7 +407,7 @@ class JudgeCalibrationView(RoleRequiredMixin, TemplateView):
     def post(self, request, slug: str):
         if not has_role(request.user, SME):
             raise Http404
-        deployment = drift_selectors.deployment_get(slug=slug)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
         verdict = request.POST.get("passed")
         try:
             result = selectors.eval_result_get(deployment=deployment, pk=int(request.POST.get("result", "0")))

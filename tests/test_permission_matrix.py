@@ -36,7 +36,8 @@ from verdicts.models import Alert, RetrainingAdvice, Verdict
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"login", "logout", "api-schema", "api-docs"}
+# healthz/readyz/metrics are the operations endpoints (no data; /metrics limited by its own setting).
+PUBLIC = {"login", "logout", "api-schema", "api-docs", "healthz", "readyz", "metrics"}
 SIGNED_IN = PUBLIC | {"home"}
 ROLE_PERSONAS = ("alice", "bob", "charlie", "erin")  # one per role (carol is a second SME)
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -50,9 +51,11 @@ PK_KIND = [
     (re.compile(r"^(run-detail|api-golden-run|api-golden-run-baseline)$"), "eval_run"),
     (re.compile(r"^(api-)?flag-(?!list|sample)"), "flag"),
     (re.compile(r"^(item-(detail|edit)|api-golden-item.*)$"), "golden_item"),
+    (re.compile(r"^api-golden-calibration-label$"), "eval_result"),
 ]
 # Team-bound object kinds (the golden set is installation-wide today: see the hand-over notes).
-TEAM_BOUND = {"sample", "verdict", "alert", "advice", "report", "eval_run", "flag", "deployment", "drift_run"}
+TEAM_BOUND = {"sample", "verdict", "alert", "advice", "report", "eval_run", "eval_result", "flag", "deployment",
+              "drift_run"}
 
 
 @dataclass
@@ -114,6 +117,10 @@ def _world(personas, *, team, slug: str, power_user) -> TeamWorld:
         fields["team"] = team
     world = World(personas.bob, **fields)
     world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=10))
+    # Fresh evidence of the model that served each window (issue 11): v1 in window 0, v3 in window 1.
+    world.served(0, "v1")
+    world.golden(pass_rate=0.9, at=window(0)[0] + dt.timedelta(days=1))
+    world.served(1, "v3")
     world.drift(0, prompts=True, novel=0.34, topics=[{"size": 5, "share": 0.34, "keywords": ["nimbus"],
                                                       "representative_texts": ["nimbus?"], "sample_ids": []}])
     verdict_services.verdict_compute(deployment=world.deployment, window_start=window(0)[0], window_end=window(0)[1])
@@ -130,6 +137,7 @@ def _world(personas, *, team, slug: str, power_user) -> TeamWorld:
         "alert": Alert.objects.filter(deployment=world.deployment).first(),
         "advice": RetrainingAdvice.objects.filter(deployment=world.deployment).first(),
         "eval_run": world.baseline_run,
+        "eval_result": world.baseline_run.results.first(),
         "drift_run": DriftRun.objects.filter(deployment=world.deployment).first(),
         "golden_item": world.items[0][0],
     }

@@ -107,7 +107,8 @@ def test_https_deployments_get_hsts_secure_cookies_and_a_redirect():
     code = ("import drift_app.settings.base as s; print(s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, "
             "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT)")
     env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 50, "DEBUG": "false", "DRIFTDESK_HTTPS": "true",
-           "DATABASE_URL": "postgresql://u@localhost/db"}
+           "DATABASE_URL": "postgresql://u@localhost/db", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+           "CACHE_URL": "redis://127.0.0.1:6379/1", "ALLOWED_HOSTS": "driftdesk.example"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["31536000", "True", "True", "True"]

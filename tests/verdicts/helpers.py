@@ -93,6 +93,11 @@ class World:
         for target, drifted in (("prompts", prompts), ("responses", responses)):
             status = DriftRun.Status.INSUFFICIENT_DATA if drifted is None else DriftRun.Status.COMPLETED
             value = js if js is not None else (0.3 if drifted else 0.05)
+            # One live run per window and target (a database constraint): a later run of the same window
+            # is a retry after the earlier one failed, so the earlier one is marked failed first.
+            DriftRun.objects.filter(
+                deployment=self.deployment, target=target, window_start=start, window_end=end,
+            ).exclude(status=DriftRun.Status.FAILED).update(status=DriftRun.Status.FAILED)
             DriftRun.objects.create(
                 deployment=self.deployment, baseline=self.baseline, window_start=start, window_end=end, target=target,
                 status=status, drifted=drifted, sample_count=500, js=value if drifted is not None else None,
