@@ -200,7 +200,9 @@ def test_a_killed_embeddings_worker_is_restarted_and_every_vector_lands_exactly_
     # renews it again; only vector writes are counted here).
     stack.psql(
         "CREATE TABLE IF NOT EXISTS test_vector_writes (sample_id bigint NOT NULL);"
-        "CREATE OR REPLACE FUNCTION test_record_vector_write() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "GRANT INSERT ON test_vector_writes TO PUBLIC;"
+        # SECURITY DEFINER: it runs as its owner, not as the application's role that makes the UPDATE.
+        "CREATE OR REPLACE FUNCTION test_record_vector_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ "
         "BEGIN INSERT INTO test_vector_writes VALUES (NEW.id); RETURN NEW; END $$;"
         "DROP TRIGGER IF EXISTS test_vector_write ON drift_app_productionsample;"
         "CREATE TRIGGER test_vector_write AFTER UPDATE ON drift_app_productionsample FOR EACH ROW "
