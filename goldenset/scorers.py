@@ -31,6 +31,7 @@ How to add a scorer
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -75,7 +76,7 @@ class ScoringContext:
     cache: dict = field(default_factory=dict)
 
 
-class Scorer:
+class Scorer(ABC):
     name: str = ""
     role: Literal["content", "gate"] = "content"
     label: str = ""
@@ -85,8 +86,9 @@ class Scorer:
     def enabled(self, context: ScoringContext) -> bool:
         return True
 
+    @abstractmethod
     def score_many(self, items: list[ScoringItem], answers: list[str], context: ScoringContext) -> list[ScoreOutcome]:
-        raise NotImplementedError  # pragma: no cover - every registered scorer overrides it
+        """One outcome per item, in order."""
 
 
 class ExactScorer(Scorer):
@@ -299,12 +301,18 @@ def score_all(items: list[ScoringItem], answers: list[str], context: ScoringCont
     return per_item
 
 
+def _role(name: str) -> str:
+    # Outcomes stored by a scorer no longer registered count as content: they never gate an item.
+    scorer = _REGISTRY.get(name)
+    return scorer.role if scorer is not None else "content"
+
+
 def _errored_or_gated(outcomes: dict[str, ScoreOutcome]) -> tuple[Status, str] | None:
     errored = [f"{n}: {o.reason}" for n, o in outcomes.items() if o.status == ERRORED]
     if errored:
         return ERRORED, "; ".join(errored)
     gates_failed = [f"{n}: {o.reason}" for n, o in outcomes.items()
-                    if o.status == FAILED and _REGISTRY.get(n, Scorer()).role == "gate"]
+                    if o.status == FAILED and _role(n) == "gate"]
     if gates_failed:
         return FAILED, "; ".join(gates_failed)
     return None
@@ -314,7 +322,7 @@ def _combine_any_content(outcomes: dict[str, ScoreOutcome], advisory: frozenset 
     early = _errored_or_gated(outcomes)
     if early:
         return early
-    content = {n: o for n, o in outcomes.items() if _REGISTRY.get(n, Scorer()).role == "content"
+    content = {n: o for n, o in outcomes.items() if _role(n) == "content"
                and o.status != SKIPPED and n not in advisory}
     passing = [n for n, o in content.items() if o.status == PASSED]
     if passing:

@@ -6,6 +6,7 @@ in production: a malformed value raises ImproperlyConfigured at start-up.
 
 from __future__ import annotations
 
+import ipaddress as _ipaddress
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -376,8 +377,6 @@ LOGGING = {
 # --- Operations (issue 16: deployment) ----------------------------------------------------------
 # Health (/healthz), readiness (/readyz) and Prometheus metrics (/metrics): drift_app/ops.py.
 # /metrics answers callers from METRICS_ALLOWED_NETWORKS, or any caller with the METRICS_TOKEN bearer.
-import ipaddress as _ipaddress  # noqa: E402
-
 METRICS_ALLOWED_NETWORKS = []
 for _net in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]):
     try:

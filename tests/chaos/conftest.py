@@ -109,6 +109,8 @@ class EmbeddedPostgres:
 @pytest.fixture
 def embedded_postgres():
     if os.environ.get("DATABASE_URL"):
+        # Outside the project: a developer's own server must never be stopped by a test. make test and CI
+        # use the embedded server (no DATABASE_URL), where this test always runs.
         pytest.skip("restarts the embedded PostgreSQL; DATABASE_URL points elsewhere")
     pg = EmbeddedPostgres()
     yield pg
