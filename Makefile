@@ -77,7 +77,8 @@ docker-images:
 	$(PY) -m tests.deploy.stack build
 
 # The long fuzzing run: schemathesis against the API's own schema, FUZZ_EXAMPLES requests per role for
-# four roles (default 5,000 each = 20,000 requests). Prints one JSON line: requests, server errors, statuses.
+# four roles (default 5,000 each = 20,000 requests). Prints one JSON line: requests, server_errors,
+# schema_mismatches, seconds, statuses and the first failures.
 # `make test` runs the same test bounded to 150 per role (600 requests).
 FUZZ_EXAMPLES ?= 5000
 fuzz: setup

@@ -62,7 +62,11 @@ class ReportListApi(APIView):
         start = serializers.CharField(required=False, allow_blank=True, help_text="Date or ISO 8601 time with zone.")
         end = serializers.CharField(required=False, allow_blank=True, help_text="Exclusive; date or ISO 8601 time with zone.")
 
-    @extend_schema(parameters=[OpenApiParameter("deployment", str, description="Only this deployment's reports.")],
+        class Meta:
+            ref_name = "ReportGenerateInput"
+
+    @extend_schema(operation_id="v1_compliance_reports_list",
+                   parameters=[OpenApiParameter("deployment", str, description="Only this deployment's reports.")],
                    responses=paginated(ReportOutputSerializer))
     def get(self, request):
         slug = request.query_params.get("deployment", "")
@@ -124,7 +128,8 @@ class ReportDownloadApi(APIView):
 
     permission_classes = [HasRole(*READERS)]
 
-    @extend_schema(responses={200: OpenApiResponse(description="The file; X-Content-SHA256 carries its hash.")})
+    @extend_schema(operation_id="v1_compliance_reports_download",
+                   responses={200: OpenApiResponse(description="The file; X-Content-SHA256 carries its hash.")})
     def get(self, request, pk: int, fmt: str):
         if fmt not in CONTENT_TYPES:
             return Response({"detail": f"Unknown format {fmt!r}; use pdf, csv or json."}, status=status.HTTP_404_NOT_FOUND)
@@ -147,6 +152,9 @@ class ReportVerifyApi(APIView):
         recomputed_pdf_sha256 = serializers.CharField()
         differences = serializers.ListField(child=serializers.CharField())
 
+        class Meta:
+            ref_name = "ReportVerifyOutput"
+
     @extend_schema(request=None, responses=OutputSerializer)
     def post(self, request, pk: int):
         result = services.report_verify(report=selectors.report_get(pk=pk, user=request.user))
@@ -164,6 +172,9 @@ class AuditVerifyApi(APIView):
         head = serializers.CharField()
         first_broken_id = serializers.IntegerField(allow_null=True)
         problem = serializers.CharField(allow_blank=True)
+
+        class Meta:
+            ref_name = "AuditVerifyOutput"
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request):

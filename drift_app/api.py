@@ -316,7 +316,7 @@ class DriftRunListCreateApi(APIView):
             return [HasRole(ML_ENGINEER)()]
         return [HasRole(ML_ENGINEER, SME, COMPLIANCE)()]
 
-    @extend_schema(responses=paginated(DriftRunOutputSerializer))
+    @extend_schema(operation_id="v1_deployments_drift_runs_list", responses=paginated(DriftRunOutputSerializer))
     def get(self, request, slug: str):
         deployment = selectors.deployment_get(slug=slug, user=request.user)
         qs = selectors.drift_run_list(

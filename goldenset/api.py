@@ -99,6 +99,7 @@ class ItemListApi(_GoldenApi):
         return [HasRole(SME)()] if self.request.method == "POST" else [HasRole(*READERS)()]
 
     @extend_schema(
+        operation_id="v1_golden_items_list",
         parameters=[OpenApiParameter(n, str, required=False) for n in ("q", "status", "category", "tag", "source")],
         responses=paginated(ItemOutputSerializer),
     )
@@ -307,7 +308,8 @@ class ItemBulkApproveApi(_GoldenApi):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
         reason = serializers.CharField()
 
-    @extend_schema(request=BulkApproveInputSerializer, responses={200: VersionOutputSerializer})
+    @extend_schema(operation_id="v1_golden_items_bulk_approve", request=BulkApproveInputSerializer,
+                   responses={200: VersionOutputSerializer})
     def post(self, request):
         data = _body(request)
         serializer = self.BulkApproveInputSerializer(data=data)

@@ -62,6 +62,9 @@ class VerdictListComputeApi(APIView):
         window_start = serializers.DateTimeField()
         window_end = serializers.DateTimeField()
 
+        class Meta:
+            ref_name = "VerdictComputeInput"
+
     def get_permissions(self):
         roles = (ML_ENGINEER,) if self.request.method == "POST" else READERS
         return [HasRole(*roles)()]
@@ -134,12 +137,14 @@ class AlertDetailApi(APIView):
 
 class _AlertActionApi(APIView):
     permission_classes = [HasRole(*RESPONDERS)]
+    # The service that moves the alert on: set by each concrete view.
+    alert_service = None
 
     class InputSerializer(serializers.Serializer):
         comment = serializers.CharField(max_length=services.MAX_COMMENT_CHARS)
 
-    def act(self, *, alert, user, comment):  # pragma: no cover - overridden
-        raise NotImplementedError
+        class Meta:
+            ref_name = "AlertActionInput"
 
     @extend_schema(request=InputSerializer, responses=AlertOutputSerializer)
     def post(self, request, pk: int):
@@ -148,20 +153,18 @@ class _AlertActionApi(APIView):
         if not body.is_valid():
             return Response({"detail": "A comment is required: say what you checked or did.", "errors": body.errors}, status=400)
         try:
-            alert = self.act(alert=alert, user=request.user, comment=body.validated_data["comment"])
+            alert = type(self).alert_service(alert=alert, user=request.user, comment=body.validated_data["comment"])
         except ValidationError as exc:
             return _error(exc)
         return Response(AlertOutputSerializer(selectors.alert_get(pk=alert.pk, user=request.user)).data)
 
 
 class AlertAcknowledgeApi(_AlertActionApi):
-    def act(self, *, alert, user, comment):
-        return services.alert_acknowledge(alert=alert, user=user, comment=comment)
+    alert_service = staticmethod(services.alert_acknowledge)
 
 
 class AlertResolveApi(_AlertActionApi):
-    def act(self, *, alert, user, comment):
-        return services.alert_resolve(alert=alert, user=user, comment=comment)
+    alert_service = staticmethod(services.alert_resolve)
 
 
 class AdviceExportApi(APIView):

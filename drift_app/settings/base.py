@@ -284,6 +284,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three models have a `trigger` with different choices: one named enum each, not a hashed name.
+    "ENUM_NAME_OVERRIDES": {
+        "DriftRunTriggerEnum": "drift_app.models.DriftRun.Trigger",
+        "EvalRunTriggerEnum": "goldenset.models.EvalRun.Trigger",
+        "ReportTriggerEnum": "compliance.models.ComplianceReport.Trigger",
+    },
 }
 
 # Largest request body the ingestion API accepts; larger bodies get 413 before they are parsed.

@@ -26,7 +26,7 @@ class FuzzStats:
     failures: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"requests": self.requests, "server_errors": self.server_errors, "nonconforming": self.nonconforming,
+        return {"requests": self.requests, "server_errors": self.server_errors, "schema_mismatches": self.nonconforming,
                 "unsendable": self.errors,
                 "statuses": dict(sorted(self.statuses.items())), "failures": self.failures[:20]}
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -20,8 +21,10 @@ FUZZ_EXAMPLES = 150
 def test_generated_requests_for_four_roles_get_no_server_error_and_conform_to_the_schema(personas):
     seed_world()
     tokens = {name: Token.objects.get_or_create(user=getattr(personas, name))[0].key for name in FUZZ_PERSONAS}
+    started = time.monotonic()
     stats = fuzz(schema=load_schema(), tokens=tokens, examples=examples_from_env(FUZZ_EXAMPLES), seed=15)
-    print(json.dumps({"fuzz": "schemathesis", "roles": list(FUZZ_PERSONAS), **stats.as_dict()}))
+    seconds = round(time.monotonic() - started, 1)
+    print(json.dumps({"fuzz": "schemathesis", "roles": list(FUZZ_PERSONAS), "seconds": seconds, **stats.as_dict()}))
     assert stats.requests + stats.errors == len(FUZZ_PERSONAS) * examples_from_env(FUZZ_EXAMPLES)
     assert stats.server_errors == 0, "\n".join(stats.failures)
     assert stats.nonconforming == 0, "\n".join(stats.failures)
