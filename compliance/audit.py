@@ -54,6 +54,9 @@ TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     # Evaluation runs (who started them, with which configuration, and their result) and flags.
     ("goldenset", "EvalRun", "deployment_id", ()),
     ("feedback", "Flag", "deployment_id", ()),
+    # Drift runs: who retried a failed run, and each run's outcome; not the bulky statistics (kept on the run)
+    # nor the heartbeat (renewed by UPDATE, no signal).
+    ("drift_app", "DriftRun", "deployment_id", ("results", "combined", "topics", "heartbeat_at")),
 ]
 ROLE_TYPE = "auth.User.groups"
 

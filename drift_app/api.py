@@ -293,7 +293,8 @@ class DriftRunOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "deployment", "baseline", "window_start", "window_end", "target", "trigger", "status",
             "sample_count", "evaluated_count", "missing_count", "long_text_share", "drifted", "results", "combined", "topics", "js", "js_threshold",
-            "wasserstein", "mmd_p_value", "novel_share", "duration_seconds", "error", "created_at", "finished_at",
+            "wasserstein", "mmd_p_value", "novel_share", "duration_seconds", "error", "requeue_count", "created_at",
+            "finished_at",
         ]
 
 
@@ -363,6 +364,26 @@ class DriftRunDetailApi(APIView):
     def get(self, request, slug: str, run_id: int):
         deployment = selectors.deployment_get(slug=slug, user=request.user)
         return Response(DriftRunOutputSerializer(selectors.drift_run_get(deployment=deployment, run_id=run_id)).data)
+
+
+class DriftRunRetryApi(APIView):
+    """POST: queue a failed drift run again (an ML engineer; recorded in the audit trail)."""
+
+    permission_classes = [HasRole(ML_ENGINEER)]
+
+    @extend_schema(
+        request=None,
+        responses={202: DriftRunOutputSerializer,
+                   409: OpenApiResponse(description="The run did not fail, or its window has another live run.")},
+    )
+    def post(self, request, slug: str, run_id: int):
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        run = selectors.drift_run_get(deployment=deployment, run_id=run_id)
+        try:
+            run = services.drift_run_retry(run=run, user=request.user)
+        except services.RetryRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(DriftRunOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class BaselineListCreateApi(APIView):

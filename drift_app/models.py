@@ -312,8 +312,10 @@ class DriftRun(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Set when a worker starts the run; the reaper fails runs whose lease ran out (worker lost).
+    # Renewed by the computing worker's heartbeat; the reaper queues a run whose lease ran out again (worker lost).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    requeue_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the reaper queued the run again after its worker was lost (bounded).")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

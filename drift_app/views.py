@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
 from django.views.generic import TemplateView
 
-from . import selectors
+from . import selectors, services
 from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin
 
 
@@ -46,6 +49,24 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
             quality=selectors.quality_series(deployment=deployment),
         )
         return ctx
+
+
+class DriftRunRetryView(RoleRequiredMixin, View):
+    """The page action behind "Retry" on a failed drift run (POST only; audited through the run's save)."""
+
+    allowed_roles = (ML_ENGINEER,)
+    http_method_names = ["post"]
+
+    def post(self, request, slug: str, run_id: int):
+        deployment = selectors.deployment_get(slug=slug, user=request.user)
+        run = selectors.drift_run_get(deployment=deployment, run_id=run_id)
+        try:
+            services.drift_run_retry(run=run, user=request.user)
+        except services.RetryRefused as exc:
+            messages.error(request, f"Not retried: {exc}.")
+        else:
+            messages.success(request, f"Drift run #{run.pk} ({run.target}) queued again.")
+        return redirect(reverse("deployment-detail", args=[deployment.slug]) + "#drift")
 
 
 class SampleDetailView(RoleRequiredMixin, TemplateView):

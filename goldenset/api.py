@@ -352,6 +352,7 @@ class RunOutputSerializer(serializers.Serializer):
     scorer_config = serializers.DictField()
     comparison_refused = serializers.CharField(help_text="Why the run was not compared with the baseline ('' when it was).")
     error = serializers.CharField()
+    requeue_count = serializers.IntegerField(help_text="Times the reaper queued the run again after its worker was lost.")
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     answers_produced_at = serializers.DateTimeField(allow_null=True)
@@ -455,6 +456,26 @@ class RunDetailApi(_GoldenApi):
         body = RunOutputSerializer(run).data
         body["results"] = ResultOutputSerializer(selectors.eval_result_list(run=run), many=True).data
         return Response(body)
+
+
+class RunRetryApi(_GoldenApi):
+    """POST: queue a failed evaluation run again; it resumes with the answers it already has (audited)."""
+
+    permission_classes = [HasRole(ML_ENGINEER)]
+
+    @extend_schema(
+        request=None,
+        responses={202: RunOutputSerializer,
+                   409: OpenApiResponse(description="The run did not fail, or its schedule tick has another live run.")},
+    )
+    def post(self, request, pk: int):
+        run = selectors.eval_run_get(pk=pk, user=request.user)
+        try:
+            run = services.eval_run_retry(run=run, user=request.user)
+        except services.RetryRefused as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(RunOutputSerializer(selectors.eval_run_get(pk=run.pk, user=request.user)).data,
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class RunBaselineApi(_GoldenApi):

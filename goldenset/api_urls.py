@@ -18,6 +18,7 @@ urlpatterns = [
     path("golden/versions/<int:number>", api.VersionDetailApi.as_view(), name="api-golden-version"),
     path("golden/versions/<int:old>/diff/<int:new>", api.VersionDiffApi.as_view(), name="api-golden-version-diff"),
     path("golden/runs/<int:pk>", api.RunDetailApi.as_view(), name="api-golden-run"),
+    path("golden/runs/<int:pk>/retry", api.RunRetryApi.as_view(), name="api-golden-run-retry"),
     path("golden/runs/<int:pk>/baseline", api.RunBaselineApi.as_view(), name="api-golden-run-baseline"),
     path("deployments/<slug:slug>/golden/runs", api.RunListApi.as_view(), name="api-golden-runs"),
     path("deployments/<slug:slug>/golden/config", api.ConfigApi.as_view(), name="api-golden-config"),

@@ -284,8 +284,11 @@ class EvalRun(models.Model):
     )
     # Scheduled runs: the cron tick they evaluate (one live run per deployment, model version and tick).
     schedule_tick = models.DateTimeField(null=True, blank=True)
-    # Renewed after every batch of answers: a RUNNING run with a fresh heartbeat is owned by a live worker.
+    # Renewed by the worker's heartbeat thread while it runs: a RUNNING run with a fresh heartbeat is owned by a
+    # live worker; the reaper queues one whose heartbeat is older than the lease again (bounded).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    requeue_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the reaper queued the run again after its worker was lost (bounded).")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -18,5 +18,6 @@ def eval_scheduled_task(deployment_id: int) -> None:
 
 
 @shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
-def reap_stuck_eval_runs_task() -> int:
-    return len(services.eval_runs_reap())
+def reap_stuck_eval_runs_task() -> dict:
+    result = services.eval_runs_reap()
+    return {"requeued": len(result.requeued), "failed": len(result.failed)}

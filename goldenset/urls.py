@@ -18,5 +18,6 @@ urlpatterns = [
     path("deployments/<slug:slug>/runs/", views.RunListView.as_view(), name="run-list"),
     path("deployments/<slug:slug>/coverage/", views.CoverageView.as_view(), name="coverage"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run-detail"),
+    path("runs/<int:pk>/retry/", views.RunRetryView.as_view(), name="run-retry"),
     path("deployments/<slug:slug>/judge-calibration/", views.JudgeCalibrationView.as_view(), name="judge-calibration"),
 ]

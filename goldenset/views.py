@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.views import View
 from django.views.generic import TemplateView
 
 from drift_app import selectors as drift_selectors
@@ -361,6 +362,23 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
             messages.error(request, _error_text(exc))
         else:
             messages.success(request, f"Run {pk} is now the baseline of {run.deployment.name}.")
+        return redirect("goldenset:run-detail", pk=pk)
+
+
+class RunRetryView(RoleRequiredMixin, View):
+    """The page action behind "Retry" on a failed evaluation run (POST only; audited through the run's save)."""
+
+    allowed_roles = (ML_ENGINEER,)
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        run = selectors.eval_run_get(pk=pk, user=request.user)
+        try:
+            services.eval_run_retry(run=run, user=request.user)
+        except services.RetryRefused as exc:
+            messages.error(request, f"Not retried: {exc}.")
+        else:
+            messages.success(request, f"Run {pk} queued again; it resumes with the answers it already has.")
         return redirect("goldenset:run-detail", pk=pk)
 
 

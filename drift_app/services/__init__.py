@@ -6,7 +6,8 @@
 - retention.py    purging old samples while keeping evidence
 - teams.py        team memberships
 - keys.py         personal API tokens and ingestion keys (hashed, scoped, expiring, revocable)
-- reaper.py       failing runs stuck past their lease
+- leases.py       run leases renewed by a heartbeat thread while a worker computes
+- reaper.py       queueing again (bounded) runs stuck past their lease
 
 Callers use `from drift_app import services` and `services.<name>`; the names are re-exported here.
 """
@@ -18,7 +19,10 @@ from .drift import (
     baseline_calibration,
     baseline_create,
     baseline_fit,
+    RetryRefused,
+    drift_run_claim,
     drift_run_compute,
+    drift_run_retry,
     drift_runs_create,
     drift_schedule_sync,
     drift_window_scheduled,
@@ -45,4 +49,5 @@ __all__ = [
     "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
     "team_membership_add", "deployment_update", "DEPLOYMENT_SETTINGS",
     "api_key_revoke", "ingestion_key_create", "personal_token_create", "ReapResult", "runs_reap",
+    "RetryRefused", "drift_run_claim", "drift_run_retry",
 ]

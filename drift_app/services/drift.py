@@ -9,10 +9,12 @@ import time
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import embeddings, selectors, stats
+from . import leases
 from ..models import (
     Baseline,
     BaselineCalibration,
@@ -203,16 +205,64 @@ def _live_run_get_or_create(*, deployment, baseline, window_start, window_end, t
         return live.get(), False
 
 
+class RetryRefused(Exception):
+    """The run cannot be retried now; the message says why (shown to the caller with 409)."""
+
+
+@transaction.atomic
+def drift_run_retry(*, run: DriftRun, user) -> DriftRun:
+    """Put a failed run back to PENDING and queue it (saved, so the audit trail records who retried it).
+
+    Refused unless the run failed, or when the window already has another live run for the target (a beat
+    or a caller evaluated it again meanwhile: that run is the window's answer).
+    """
+    run = DriftRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != DriftRun.Status.FAILED:
+        raise RetryRefused(f"drift run {run.pk} is {run.status}; only a failed run can be retried")
+    live = (DriftRun.objects.filter(deployment_id=run.deployment_id, target=run.target, window_start=run.window_start,
+                                    window_end=run.window_end).exclude(status=DriftRun.Status.FAILED).first())
+    if live is not None:
+        raise RetryRefused(f"the window already has drift run {live.pk} ({live.status}) for {run.target}")
+    run.status = DriftRun.Status.PENDING
+    run.error, run.finished_at, run.heartbeat_at, run.requeue_count = "", None, None, 0
+    try:
+        with transaction.atomic():
+            run.save(update_fields=["status", "error", "finished_at", "heartbeat_at", "requeue_count"])
+    except IntegrityError:  # a live run created between the check and the save
+        raise RetryRefused(f"the window already has a live drift run for {run.target}") from None
+    logger.info("drift run %s retried by %s", run.pk, getattr(user, "username", user))
+    from ..tasks import drift_run_compute_task
+
+    transaction.on_commit(lambda: drift_run_compute_task.delay(run.pk), robust=True)
+    return run
+
+
+def drift_run_claim(*, run: DriftRun) -> bool:
+    """Take the run for this worker: pending, incomplete (waiting for vectors), or running under a lease that
+    ran out. One UPDATE decides, so a redelivered or re-queued task never computes a run another worker holds."""
+    now = timezone.now()
+    claimable = (Q(status__in=[DriftRun.Status.PENDING, DriftRun.Status.INCOMPLETE])
+                 | Q(status=DriftRun.Status.RUNNING, heartbeat_at__lt=now - leases.run_lease()))
+    return DriftRun.objects.filter(claimable, pk=run.pk).update(status=DriftRun.Status.RUNNING, heartbeat_at=now) == 1
+
+
 def drift_run_compute(*, run: DriftRun) -> DriftRun:
-    """Evaluate one window against the run's baseline and store every statistic with its verdict."""
-    if run.status not in (DriftRun.Status.PENDING, DriftRun.Status.RUNNING):
-        # A redelivered task (or one whose run the reaper failed): the run is settled, nothing to redo.
-        logger.info("drift run %s is %s; not computed again", run.id, run.status)
+    """Evaluate one window against the run's baseline and store every statistic with its verdict.
+
+    The run's lease is renewed from a heartbeat thread while it computes (calibration can take minutes).
+    """
+    if not drift_run_claim(run=run):
+        # A redelivered task, a run the reaper failed, or one another worker holds: nothing to do here.
+        run.refresh_from_db()
+        logger.info("drift run %s is %s; not computed here", run.id, run.status)
         return run
+    run.refresh_from_db()
+    with leases.Heartbeat(DriftRun, run.pk, status=DriftRun.Status.RUNNING):
+        return _drift_run_compute(run)
+
+
+def _drift_run_compute(run: DriftRun) -> DriftRun:
     started = time.perf_counter()
-    run.status = DriftRun.Status.RUNNING
-    run.heartbeat_at = timezone.now()
-    run.save(update_fields=["status", "heartbeat_at"])
     deployment = run.deployment
     try:
         if run.baseline.embedding_model != embeddings.MODEL_NAME:
@@ -278,6 +328,14 @@ def drift_run_compute(*, run: DriftRun) -> DriftRun:
             run.novel_share = res["novel_share"].statistic
             run.status = DriftRun.Status.COMPLETED
             run.error = ""
+    except (OperationalError, InterfaceError):
+        # The database went away mid-run: not the run's fault. Give the claim back so the task's retry (or,
+        # if even this write fails, the reaper one lease later) computes it again.
+        try:
+            DriftRun.objects.filter(pk=run.pk, status=DriftRun.Status.RUNNING).update(status=DriftRun.Status.PENDING)
+        except DatabaseError:
+            logger.warning("drift run %s: database unavailable; the reaper will queue it again", run.pk)
+        raise
     except Exception as exc:  # stored on the run so the failure is visible; the task logs the traceback
         run.status = DriftRun.Status.FAILED
         run.error = f"{type(exc).__name__}: {exc}"

@@ -1,8 +1,12 @@
-"""The reaper: runs stuck in PENDING/RUNNING past their lease are failed, so they stop blocking.
+"""The reaper: runs stuck in PENDING/RUNNING past their lease are queued again, a bounded number of times.
 
-A worker killed with `kill -9`, a lost broker message or a crashed beat leaves a run that never
-finishes; verdicts wait for it forever. Failing it (with the reason) lets the window be retried:
-failed drift runs do not count against the one-live-run-per-window constraint.
+A worker killed with `kill -9`, a lost broker message or a crashed beat leaves a run that never finishes;
+verdicts wait for it forever. A running run renews its lease from a heartbeat (services/leases.py), so one
+whose heartbeat is older than the lease has lost its worker: the reaper puts it back to PENDING and queues it
+again (the compute task claims it with one UPDATE, so a duplicate message computes nothing twice). After
+DRIFTDESK_RUN_MAX_REQUEUES re-queues the run is failed with the reason; a failed run can be retried
+(drift_run_retry) and does not count against the one-live-run-per-window constraint. A baseline stuck in
+PENDING is failed (fit a new one).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReapResult:
-    drift_runs: list[int]
-    baselines: list[int]
+    requeued: list[int]  # drift runs queued again
+    failed: list[int]  # drift runs that used up their re-queues
+    baselines: list[int]  # baselines failed
 
 
 @transaction.atomic
@@ -32,17 +38,33 @@ def runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None = Non
     now = now or timezone.now()
     lease = dt.timedelta(seconds=lease_seconds if lease_seconds is not None else settings.DRIFTDESK_RUN_LEASE_SECONDS)
     cutoff = now - lease
-    reason = f"reaped: no progress for more than {int(lease.total_seconds())} s (worker lost?); retry the window"
+    most = settings.DRIFTDESK_RUN_MAX_REQUEUES
 
-    stuck_runs = list(
+    stuck = (
         DriftRun.objects.select_for_update(skip_locked=True)
         .filter(status__in=[DriftRun.Status.PENDING, DriftRun.Status.RUNNING])
         .annotate(last_seen=Coalesce("heartbeat_at", "created_at"))
         .filter(last_seen__lt=cutoff)
-        .values_list("id", flat=True)
     )
-    if stuck_runs:
-        DriftRun.objects.filter(id__in=stuck_runs).update(status=DriftRun.Status.FAILED, error=reason, finished_at=now)
+    stuck_runs = dict(stuck.values_list("id", "requeue_count"))
+    requeue = sorted(i for i, n in stuck_runs.items() if n < most)
+    give_up = sorted(i for i, n in stuck_runs.items() if n >= most)
+    if requeue:
+        # The fresh heartbeat starts a new lease: the run is not reaped again before a worker had its chance.
+        DriftRun.objects.filter(id__in=requeue).update(
+            status=DriftRun.Status.PENDING, heartbeat_at=now, requeue_count=F("requeue_count") + 1,
+            error=f"queued again by the reaper: no progress for more than {int(lease.total_seconds())} s (worker lost?)",
+        )
+        from ..tasks import drift_run_compute_task
+
+        for run_id in requeue:
+            transaction.on_commit(lambda run_id=run_id: drift_run_compute_task.delay(run_id), robust=True)
+    if give_up:
+        DriftRun.objects.filter(id__in=give_up).update(
+            status=DriftRun.Status.FAILED, finished_at=now,
+            error=(f"reaped: no progress for more than {int(lease.total_seconds())} s after {most} re-queues "
+                   "(worker lost each time?); retry the run once the cause is fixed"),
+        )
     stuck_baselines = list(
         Baseline.objects.select_for_update(skip_locked=True)
         .filter(status=Baseline.Status.PENDING)
@@ -50,7 +72,11 @@ def runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None = Non
         .values_list("id", flat=True)
     )
     if stuck_baselines:
-        Baseline.objects.filter(id__in=stuck_baselines).update(status=Baseline.Status.FAILED, error=reason)
+        Baseline.objects.filter(id__in=stuck_baselines).update(
+            status=Baseline.Status.FAILED,
+            error=f"reaped: not fitted within {int(lease.total_seconds())} s (worker lost?); create the baseline again",
+        )
     if stuck_runs or stuck_baselines:
-        logger.warning("reaped %d drift runs and %d baselines stuck past their lease", len(stuck_runs), len(stuck_baselines))
-    return ReapResult(drift_runs=stuck_runs, baselines=stuck_baselines)
+        logger.warning("reaper: %d drift runs queued again, %d failed after %d re-queues, %d baselines failed",
+                       len(requeue), len(give_up), most, len(stuck_baselines))
+    return ReapResult(requeued=requeue, failed=give_up, baselines=stuck_baselines)

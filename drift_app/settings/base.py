@@ -343,8 +343,11 @@ DRIFTDESK_BACKFILL_GRACE_SECONDS = _int("DRIFTDESK_BACKFILL_GRACE_SECONDS", 120,
 DRIFTDESK_EMBED_LEASE_SECONDS = _int("DRIFTDESK_EMBED_LEASE_SECONDS", 600, minimum=1)
 # At most this many samples queued per backfill run (the queue never grows by more per beat).
 DRIFTDESK_BACKFILL_CAP = _int("DRIFTDESK_BACKFILL_CAP", 20_000, minimum=1)
-# Drift runs and baselines without progress for this long are failed by the reaper (see services/reaper.py).
-DRIFTDESK_RUN_LEASE_SECONDS = _int("DRIFTDESK_RUN_LEASE_SECONDS", 3600, minimum=60)
+# A drift or evaluation run is held by its worker while its heartbeat (renewed every quarter of this, from a
+# thread, while it computes) is younger than this; the reaper queues a run whose heartbeat is older again
+# (see drift_app/services/reaper.py), at most DRIFTDESK_RUN_MAX_REQUEUES times, then fails it with the reason.
+DRIFTDESK_RUN_LEASE_SECONDS = _int("DRIFTDESK_RUN_LEASE_SECONDS", 600, minimum=2)
+DRIFTDESK_RUN_MAX_REQUEUES = _int("DRIFTDESK_RUN_MAX_REQUEUES", 3, minimum=0)
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_PORT = _int("REDIS_PORT", 6379, minimum=1)

@@ -29,7 +29,7 @@ from .common import (
     item_pii_blocks,
     version_content_hash,
 )
-from .reliability import eval_runs_reap, schedule_tick
+from .reliability import EvalReapResult, RetryRefused, eval_run_claim, eval_run_retry, eval_runs_reap, schedule_tick
 from .config import (
     EVAL_CONFIG_FIELDS,
     eval_config_get,
@@ -66,6 +66,7 @@ from .runs import (
 from .versions import golden_version_create
 
 __all__ = [
+    "EvalReapResult", "RetryRefused", "eval_run_claim", "eval_run_retry",
     "eval_runs_reap",
     "schedule_tick",
     "Action",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from celery.schedules import crontab
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -46,37 +48,87 @@ def schedule_tick(cron: str, now: dt.datetime) -> dt.datetime:
     return minute
 
 
-def eval_run_is_held(run: EvalRun, *, now: dt.datetime | None = None) -> bool:
-    """True while another worker is running `run` (RUNNING with a heartbeat inside the lease).
+def eval_run_claim(*, run: EvalRun) -> bool:
+    """Take the run for this worker in one UPDATE: anything but a succeeded run or one whose worker's heartbeat
+    is inside the lease. Two deliveries of the same task (a redelivery, a reaper's re-queue, a retry) never
+    run it twice at once."""
+    now = timezone.now()
+    held = Q(status=EvalRun.Status.RUNNING, heartbeat_at__gte=now - lease())
+    return EvalRun.objects.filter(pk=run.pk).exclude(held).exclude(status=EvalRun.Status.SUCCEEDED).update(
+        status=EvalRun.Status.RUNNING, heartbeat_at=now, started_at=Coalesce("started_at", Value(now))) == 1
 
-    A task redelivered by the broker while the first worker still runs must not run it twice.
+
+class RetryRefused(Exception):
+    """The evaluation run cannot be retried now; the message says why (409 / a page message)."""
+
+
+@transaction.atomic
+def eval_run_retry(*, run: EvalRun, user) -> EvalRun:
+    """Put a failed run back to PENDING and queue it; its stored answers are kept, so it resumes where it stopped.
+
+    Saved (not updated), so the audit trail records who retried it. Refused unless the run failed, or when a
+    scheduled run's tick already has another live run.
     """
-    now = now or timezone.now()
-    last = run.heartbeat_at or run.started_at
-    return run.status == EvalRun.Status.RUNNING and last is not None and now - last < lease()
+    run = EvalRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != EvalRun.Status.FAILED:
+        raise RetryRefused(f"evaluation run {run.pk} is {run.status}; only a failed run can be retried")
+    run.status, run.error, run.finished_at, run.heartbeat_at, run.requeue_count = EvalRun.Status.PENDING, "", None, None, 0
+    try:
+        with transaction.atomic():
+            run.save(update_fields=["status", "error", "finished_at", "heartbeat_at", "requeue_count"])
+    except IntegrityError:
+        raise RetryRefused(f"the schedule tick of run {run.pk} already has another live run") from None
+    logger.info("evaluation run %s retried by %s", run.pk, getattr(user, "username", user))
+    from ..tasks import eval_run_execute_task
+
+    transaction.on_commit(lambda: eval_run_execute_task.delay(run.pk), robust=True)
+    return run
 
 
 def eval_run_heartbeat(*, run: EvalRun) -> None:
     EvalRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
 
 
+@dataclass(frozen=True)
+class EvalReapResult:
+    requeued: list[int]
+    failed: list[int]
+
+
 @transaction.atomic
-def eval_runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None = None) -> list[int]:
-    """Fail evaluation runs stuck in PENDING/RUNNING past their lease. Their stored answers are kept:
-    running the run again (eval_run_execute) resumes without asking the endpoint for them again."""
+def eval_runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None = None) -> EvalReapResult:
+    """Queue again evaluation runs stuck in PENDING/RUNNING past their lease (their worker was lost), at most
+    DRIFTDESK_RUN_MAX_REQUEUES times, then fail them with the reason. Their stored answers are kept: the run
+    resumes without asking the endpoint again for answered items."""
     now = now or timezone.now()
     span = dt.timedelta(seconds=lease_seconds) if lease_seconds is not None else lease()
-    ids = list(
+    most = settings.DRIFTDESK_RUN_MAX_REQUEUES
+    stuck = dict(
         EvalRun.objects.select_for_update(skip_locked=True)
         .filter(status__in=[EvalRun.Status.PENDING, EvalRun.Status.RUNNING])
         .annotate(last_seen=Coalesce("heartbeat_at", "started_at", "created_at"))
         .filter(last_seen__lt=now - span)
-        .values_list("id", flat=True)
+        .values_list("id", "requeue_count")
     )
-    if ids:
-        EvalRun.objects.filter(id__in=ids).update(
-            status=EvalRun.Status.FAILED, finished_at=now,
-            error=f"reaped: no progress for more than {int(span.total_seconds())} s (worker lost?); run it again to resume",
+    requeue = sorted(i for i, n in stuck.items() if n < most)
+    give_up = sorted(i for i, n in stuck.items() if n >= most)
+    if requeue:
+        # The fresh heartbeat starts a new lease, so the run is not reaped again before a worker took it.
+        EvalRun.objects.filter(id__in=requeue).update(
+            status=EvalRun.Status.PENDING, heartbeat_at=now, requeue_count=F("requeue_count") + 1,
+            error=f"queued again by the reaper: no progress for more than {int(span.total_seconds())} s (worker lost?)",
         )
-        logger.warning("reaped %d evaluation runs stuck past their lease", len(ids))
-    return ids
+        from ..tasks import eval_run_execute_task
+
+        for run_id in requeue:
+            transaction.on_commit(lambda run_id=run_id: eval_run_execute_task.delay(run_id), robust=True)
+    if give_up:
+        EvalRun.objects.filter(id__in=give_up).update(
+            status=EvalRun.Status.FAILED, finished_at=now,
+            error=(f"reaped: no progress for more than {int(span.total_seconds())} s after {most} re-queues "
+                   "(worker lost each time?); retry it to resume"),
+        )
+    if stuck:
+        logger.warning("reaper: %d evaluation runs queued again, %d failed after %d re-queues",
+                       len(requeue), len(give_up), most)
+    return EvalReapResult(requeued=requeue, failed=give_up)

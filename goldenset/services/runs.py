@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from drift_app import outbound
 from drift_app.models import Deployment
+from drift_app.services import leases
 from drift_app.stats import scoring
 
 from .. import scorers
@@ -120,12 +121,16 @@ def eval_run_execute(*, run: EvalRun, client: ChatClient | None = None, judge_cl
     Network calls happen outside any transaction; results are written in one transaction at the end.
     Safe to run again on a run that failed half-way (answers already obtained are kept).
     """
+    if not reliability.eval_run_claim(run=run):
+        # Done, or a redelivered (or re-queued) task while another worker still holds the lease.
+        return EvalRun.objects.select_related("deployment").get(pk=run.pk)
     run = EvalRun.objects.select_related("deployment").get(pk=run.pk)
-    if run.status == EvalRun.Status.SUCCEEDED or reliability.eval_run_is_held(run):
-        return run  # done, or a redelivered task while another worker still holds the lease
-    EvalRun.objects.filter(pk=run.pk).update(status=EvalRun.Status.RUNNING, heartbeat_at=timezone.now(),
-                                             started_at=run.started_at or timezone.now())
-    run.refresh_from_db()
+    # The lease is renewed from a thread for as long as the run takes (slow endpoints, judge calls, scoring).
+    with leases.Heartbeat(EvalRun, run.pk, status=EvalRun.Status.RUNNING):
+        return _eval_run_execute(run, client=client, judge_client=judge_client)
+
+
+def _eval_run_execute(run: EvalRun, *, client: ChatClient | None, judge_client: ChatClient | None) -> EvalRun:
     config = eval_config_get(deployment=run.deployment)
     results = list(run.results.select_related("version_item").order_by("item_id"))
     try:
