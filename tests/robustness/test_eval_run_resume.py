@@ -86,11 +86,23 @@ def test_a_redelivered_task_leaves_a_run_another_worker_holds_alone(deployment, 
     assert EvalRun.objects.get(pk=run.pk).status == EvalRun.Status.RUNNING
 
 
-def test_the_reaper_fails_evaluation_runs_stuck_past_their_lease(deployment, golden, model_server):  # noqa: F811
+def test_the_reaper_queues_evaluation_runs_stuck_past_their_lease_again_then_fails_them(deployment, golden, model_server, settings):  # noqa: F811
+    settings.DRIFTDESK_RUN_MAX_REQUEUES = 1
     _configure(deployment, model_server)
     stuck = services.eval_run_create(deployment=deployment, queue=False)
     fresh = services.eval_run_create(deployment=deployment, queue=False)
     EvalRun.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - dt.timedelta(hours=3))
-    assert services.eval_runs_reap(lease_seconds=3600) == [stuck.pk]
-    assert EvalRun.objects.get(pk=stuck.pk).status == EvalRun.Status.FAILED
+
+    first = services.eval_runs_reap(lease_seconds=3600)
+    assert (first.requeued, first.failed) == ([stuck.pk], [])
+    stuck.refresh_from_db()
+    assert stuck.status == EvalRun.Status.PENDING and stuck.requeue_count == 1
     assert EvalRun.objects.get(pk=fresh.pk).status == EvalRun.Status.PENDING
+
+    # Lost a second time: past the bound, failed with the reason (and retried by hand: test_run_retry.py).
+    EvalRun.objects.filter(pk=stuck.pk).update(status=EvalRun.Status.RUNNING,
+                                               heartbeat_at=timezone.now() - dt.timedelta(hours=2))
+    second = services.eval_runs_reap(lease_seconds=3600)
+    assert (second.requeued, second.failed) == ([], [stuck.pk])
+    stuck.refresh_from_db()
+    assert stuck.status == EvalRun.Status.FAILED and "after 1 re-queues" in stuck.error

@@ -68,12 +68,34 @@ def test_duplicate_beats_at_the_same_moment_create_one_run_per_target():
     assert sorted(runs.values_list("target", flat=True)) == ["prompts", "responses"]
 
 
-@pytest.mark.django_db
-def test_the_reaper_fails_runs_stuck_past_their_lease_and_the_next_beat_retries_the_window():
+def _queued_run_ids(redis_url: str, task: str) -> list[int]:
+    """Run ids of `task` messages in the `default` queue of the suite's real Redis (kombu's message format)."""
+    import redis
+
+    ids = []
+    for raw in redis.Redis.from_url(redis_url).lrange("default", 0, -1):
+        message = json.loads(raw)
+        if message["headers"]["task"] == task:
+            ids.append(message["headers"]["argsrepr"].strip("(),"))
+    return sorted(int(i) for i in ids)
+
+
+@pytest.fixture
+def empty_default_queue(redis_server):
+    import redis
+
+    redis.Redis.from_url(redis_server).delete("default")
+    yield redis_server
+    redis.Redis.from_url(redis_server).delete("default")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_queues_runs_stuck_past_their_lease_again_and_leaves_fresh_ones_alone(empty_default_queue):
     deployment = factories.deployment(drift_window="daily")
     _fitted_baseline(deployment)
     now = T0 + dt.timedelta(hours=5)
     stuck = services.drift_window_scheduled(deployment=deployment, now=now)
+    _queued = _queued_run_ids(empty_default_queue, "drift_app.tasks.drift_run_compute_task")
     DriftRun.objects.filter(id=stuck[0].id).update(status=DriftRun.Status.RUNNING,
                                                    heartbeat_at=timezone.now() - dt.timedelta(hours=2))
     DriftRun.objects.filter(id=stuck[1].id).update(created_at=timezone.now() - dt.timedelta(hours=2))
@@ -83,13 +105,36 @@ def test_the_reaper_fails_runs_stuck_past_their_lease_and_the_next_beat_retries_
 
     result = services.runs_reap(lease_seconds=3600)
 
-    assert sorted(result.drift_runs) == sorted(r.id for r in stuck)
+    assert result.requeued == sorted(r.id for r in stuck) and result.failed == []
     for run in stuck:
         run.refresh_from_db()
-        assert run.status == DriftRun.Status.FAILED and run.error.startswith("reaped")
+        assert run.status == DriftRun.Status.PENDING and run.requeue_count == 1
+        assert run.error.startswith("queued again by the reaper")
+    assert _queued_run_ids(empty_default_queue, "drift_app.tasks.drift_run_compute_task") == sorted(
+        _queued + [r.id for r in stuck])
     assert all(DriftRun.objects.get(id=r.id).status == DriftRun.Status.PENDING for r in fresh)
+    # The re-queue started a new lease: an immediate second pass of the reaper leaves them alone.
+    assert services.runs_reap(lease_seconds=3600).requeued == []
+
+
+@pytest.mark.django_db
+def test_a_run_lost_more_often_than_the_bound_fails_with_the_reason_and_the_next_beat_retries_the_window(settings):
+    settings.DRIFTDESK_RUN_MAX_REQUEUES = 2
+    deployment = factories.deployment(drift_window="daily")
+    _fitted_baseline(deployment)
+    now = T0 + dt.timedelta(hours=5)
+    runs = services.drift_window_scheduled(deployment=deployment, now=now)
+    for lost in range(3):
+        DriftRun.objects.filter(deployment=deployment).update(status=DriftRun.Status.RUNNING,
+                                                              heartbeat_at=timezone.now() - dt.timedelta(hours=2))
+        result = services.runs_reap(lease_seconds=3600)
+        assert (len(result.requeued), len(result.failed)) == ((2, 0) if lost < 2 else (0, 2))
+    for run in runs:
+        run.refresh_from_db()
+        assert run.status == DriftRun.Status.FAILED and run.requeue_count == 2
+        assert "after 2 re-queues" in run.error
     retried = services.drift_window_scheduled(deployment=deployment, now=now)
-    assert len(retried) == 2 and {r.id for r in retried}.isdisjoint(r.id for r in stuck)
+    assert len(retried) == 2 and {r.id for r in retried}.isdisjoint(r.id for r in runs)
 
 
 @pytest.mark.django_db
