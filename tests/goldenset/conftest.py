@@ -53,7 +53,7 @@ class FakeModelServer:
     contains "flaky"   → HTTP 503 the first two times, then a normal answer
     contains "garbage" → 200 with a body that is not JSON
     contains "broken"  → 500 every time
-    otherwise          → answers with self.answers.get(prompt, "I don't know")
+    otherwise          → answers with self.answers.get(prompt, "I don't know"), after self.delay seconds
     Judge requests (system prompt present) answer self.judge_reply.
     """
 
@@ -63,6 +63,7 @@ class FakeModelServer:
         self.hits: dict[str, int] = {}
         self.models: list[str] = []
         self.auth: list[str] = []
+        self.delay = 0.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,6 +88,7 @@ class FakeModelServer:
                     return self._raw(500, b"oops")
                 if "garbage" in text:
                     return self._raw(200, b"<html>not json</html>")
+                time.sleep(server.delay)
                 return self._ok(server.answers.get(text, "I don't know"))
 
             def _ok(self, content):
