@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularSwaggerSplitView
+from rest_framework.exceptions import AuthenticationFailed, NotAcceptable, NotAuthenticated
 
 from . import selectors, services
 from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin
@@ -49,6 +53,28 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
             quality=selectors.quality_series(deployment=deployment),
         )
         return ctx
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI behind sign-in: a browser that is not signed in goes to the sign-in page (and comes back);
+    an API client (no text/html in Accept) keeps its 401 JSON answer."""
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except NotAcceptable:
+            # The page is HTML only; a client that is not signed in hears that first, not a 406.
+            if not request.user.is_authenticated:
+                raise NotAuthenticated() from None
+            raise
+
+    def handle_exception(self, exc):
+        if isinstance(exc, (NotAuthenticated, AuthenticationFailed)):
+            if isinstance(exc, NotAuthenticated) and "text/html" in self.request.META.get("HTTP_ACCEPT", ""):
+                return redirect_to_login(self.request.get_full_path())
+            # JSON whatever the page renders (it has no JSON renderer of its own).
+            return JsonResponse({"detail": str(exc.detail)}, status=401, headers={"WWW-Authenticate": "Token"})
+        return super().handle_exception(exc)
 
 
 class DriftRunRetryView(RoleRequiredMixin, View):

@@ -48,7 +48,8 @@ PK_KIND = [
     (re.compile(r"^(api-)?alert($|-)"), "alert"),
     (re.compile(r"^(api-)?advice-"), "advice"),
     (re.compile(r"^(api-compliance-)?report(-|$)"), "report"),
-    (re.compile(r"^(run-detail|api-golden-run|api-golden-run-baseline)$"), "eval_run"),
+    # run-retry / api-golden-run-retry: ML engineers of the run's team (tests/robustness/test_run_retry.py).
+    (re.compile(r"^(run-detail|run-retry|api-golden-run|api-golden-run-baseline|api-golden-run-retry)$"), "eval_run"),
     (re.compile(r"^(api-)?flag-(?!list|sample)"), "flag"),
     (re.compile(r"^(item-(detail|edit)|api-golden-item.*)$"), "golden_item"),
     (re.compile(r"^api-golden-calibration-label$"), "eval_result"),

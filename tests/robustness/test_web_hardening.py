@@ -75,6 +75,23 @@ def test_the_api_schema_and_docs_need_sign_in(personas, client):
     assert personas.api("alice").get("/api/schema/").status_code == 200
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_an_anonymous_browser_opening_the_api_docs_is_sent_to_sign_in_and_brought_back(personas, client):
+    r = client.get("/api/docs/", HTTP_ACCEPT=BROWSER_ACCEPT)
+    assert r.status_code == 302 and r["Location"] == "/login/?next=/api/docs/"
+    client.force_login(personas.bob)
+    assert client.get("/api/docs/", HTTP_ACCEPT=BROWSER_ACCEPT).status_code == 200
+
+
+def test_an_api_client_without_credentials_still_gets_401_json_from_the_docs(personas):
+    for accept in ("application/json", "*/*"):
+        r = personas.api(None).get("/api/docs/", HTTP_ACCEPT=accept)
+        assert r.status_code == 401 and r["Content-Type"].startswith("application/json")
+        assert "credentials" in r.json()["detail"].lower()
+
+
 def test_paginated_lists_are_documented_as_pages_not_bare_arrays(personas):
     schema = personas.api("erin").get("/api/schema/?format=json").json()
     paths = schema["paths"]
