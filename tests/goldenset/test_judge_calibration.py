@@ -128,3 +128,11 @@ def test_flag_labels_of_another_deployment_do_not_calibrate_this_judge(deploymen
     run_uploaded(deployment, golden, GOOD, "v1")
     _flagged(factories.deployment(), golden[0].prompt, GOOD[0], "confirmed_bad", personas.alice)
     assert selectors.judge_calibration(deployment=deployment) == []
+
+
+def test_the_run_page_says_its_judge_is_uncalibrated(deployment, golden, model_server, personas, client):
+    configure(deployment, model_server, judge_enabled=True, judge_model="judge-large")
+    run = run_uploaded(deployment, golden, GOOD, "v1")
+    client.force_login(personas.erin)
+    html = client.get(f"/golden/runs/{run.pk}/").content.decode()
+    assert "uncalibrated judge" in html and "at least 30" in html

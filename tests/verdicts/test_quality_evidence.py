@@ -86,3 +86,21 @@ def test_the_next_window_with_degraded_quality_scores_queues_its_own_evaluation(
         EvalRun.objects.filter(deployment=world.deployment, trigger=EvalRun.Trigger.QUALITY).update(
             status=EvalRun.Status.FAILED)
     assert EvalRun.objects.filter(deployment=world.deployment, trigger=EvalRun.Trigger.QUALITY).count() == 2
+
+
+def test_the_dashboard_shows_quality_scores_and_relevance_beside_the_drift_charts(world, personas, client):
+    import json as jsonlib
+
+    from django.utils import timezone
+
+    now = timezone.now().replace(microsecond=0)
+    _scored(world, now - dt.timedelta(days=2), 30, 0.80, "recent")
+    client.force_login(personas.charlie)
+    html = client.get(f"/deployments/{world.deployment.slug}/dashboard/").content.decode()
+    assert html.index('id="chart-novel"') < html.index('id="quality-panel"')  # after the drift charts
+    assert 'id="quality-scores"' in html and 'id="quality-context"' in html and "js/quality_panel.js" in html
+    start = html.index('<script id="quality-data" type="application/json">') + len(
+        '<script id="quality-data" type="application/json">')
+    data = jsonlib.loads(html[start:html.index("</script>", start)])
+    reward = [v for v in data["series"]["score:reward"] if v is not None]
+    assert len(reward) >= 1 and all(0.6 < v < 1.0 for v in reward)
