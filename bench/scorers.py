@@ -13,7 +13,8 @@ fixtures, so no threshold is tuned on them):
     of the sentences, at least one; references of one sentence are skipped) and much *longer* (the
     reference plus three neutral sentences of elaboration from a fixed pool). Share passed (target >= 0.95).
 (c) every other Vicuna-bench model's answers scored against gpt-3.5's: pass rate per model, with the
-    ordering it gives.
+    ordering it gives and its Spearman rank correlation (with n) with a published GPT-4-judged strength
+    order of the same models (EXTERNAL_STRENGTH below), so the ordering is measured, not eyeballed.
 (d) items scored per second on this machine (sentence split, embedding, alignment, facts; no judge).
 
 Each rate is reported with its 95% Wilson interval and its count, under the default combination rule
