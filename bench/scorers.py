@@ -13,7 +13,8 @@ fixtures, so no threshold is tuned on them):
     of the sentences, at least one; references of one sentence are skipped) and much *longer* (the
     reference plus three neutral sentences of elaboration from a fixed pool). Share passed (target >= 0.95).
 (c) every other Vicuna-bench model's answers scored against gpt-3.5's: pass rate per model, with the
-    ordering it gives.
+    ordering it gives and its Spearman rank correlation (with n) with a published GPT-4-judged strength
+    order of the same models (EXTERNAL_STRENGTH below), so the ordering is measured, not eyeballed.
 (d) items scored per second on this machine (sentence split, embedding, alignment, facts; no judge).
 
 Each rate is reported with its 95% Wilson interval and its count, under the default combination rule
@@ -32,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from scipy.stats import spearmanr
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drift_app.settings.test")
@@ -45,6 +48,16 @@ from drift_app import embeddings  # noqa: E402
 from drift_app.stats import scoring  # noqa: E402
 from drift_app.stats.agreement import wilson_interval  # noqa: E402
 from goldenset import scorers  # noqa: E402
+
+# An external strength order of the Vicuna-bench models, judged by GPT-4, higher is stronger. Bard, Vicuna-13B,
+# Alpaca-13B and LLaMA-13B: the Vicuna team's "Vicuna: An Open-Source Chatbot Impressing GPT-4 with 90%* ChatGPT
+# Quality" (LMSYS blog, 2023-03-30, Figure 1 "Relative Response Quality Assessed by GPT-4": Bard 93%, Vicuna-13B
+# 92%, Alpaca-13B 76%, LLaMA-13B 68% of ChatGPT's score on these 80 questions). Vicuna-7B is not in that figure;
+# it is placed by GPT-4-judged MT-bench scores (Zheng et al. 2023, "Judging LLM-as-a-Judge with MT-Bench and
+# Chatbot Arena", and the LMSYS leaderboard of 2023-06-22: Vicuna-13B 6.39 > Vicuna-7B 6.00 > Alpaca-13B 4.53
+# > LLaMA-13B 2.61). Only the order is used (Spearman), and the two Vicuna-13B answer sets share one rank.
+EXTERNAL_STRENGTH = {"bard": 5, "vicuna-13b": 4, "vicuna-13b-20230322-new-hp-fp16": 4,
+                     "vicuna-7b-20230322-fp16": 3, "alpaca-13b": 2, "llama-13b": 1}
 
 ELABORATION = [
     "I hope this explanation helps you get started.",
@@ -170,6 +183,8 @@ def main() -> None:
         n_scored += len(qids)
         seconds += sec
 
+    ranked = [m for m in pass_rate if m in EXTERNAL_STRENGTH and pass_rate[m] is not None]
+    rho = spearmanr([pass_rate[m] for m in ranked], [EXTERNAL_STRENGTH[m] for m in ranked]) if len(ranked) > 2 else None
     contradiction = rate([o == scorers.FAILED for o in c_default])
     style = rate([o == scorers.PASSED for o in s_default])
     print(json.dumps({
@@ -183,6 +198,11 @@ def main() -> None:
                           "style_pass_rate": rate([o == scorers.PASSED for o in s_semantic])},
         "pass_rate": pass_rate, "pass_rate_detail": model_rates,
         "ordering": sorted(pass_rate, key=lambda m: -(pass_rate[m] or 0)),
+        "ordering_vs_external": {
+            "spearman_rho": round(float(rho.statistic), 4) if rho is not None else None,
+            "p_value": round(float(rho.pvalue), 4) if rho is not None else None, "n_models": len(ranked),
+            "external_order": sorted(EXTERNAL_STRENGTH, key=lambda m: -EXTERNAL_STRENGTH[m]),
+            "source": "GPT-4-judged: LMSYS Vicuna blog 2023-03-30 Fig. 1; MT-bench (Zheng et al. 2023) for vicuna-7b"},
         "reference": next(iter(reference.values()))["model_id"],
         "items_per_s": round(n_scored / seconds, 2) if seconds else None, "items_scored": n_scored,
     }))

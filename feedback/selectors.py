@@ -384,3 +384,45 @@ def referenced_sample_ids(*, deployment: Deployment) -> set[int]:
         GoldenItem.objects.filter(source_sample__deployment=deployment).values_list("source_sample_id", flat=True)
     )
     return ids
+
+
+# --- SME judgements of answers the golden-set judge also graded (judge calibration) ------------------
+
+def judge_calibration_pairs(*, deployment: Deployment) -> list[tuple[int, bool]]:
+    """(EvalResult id, SME says the answer passes) for judged golden answers that SMEs judged through flags.
+
+    A resolved flag's final label (the SMEs' labels, or the adjudication) judges one production answer:
+    "not a problem" passes it, any confirmed label fails it. The judge graded the same answer when a
+    judged result of this deployment answers the same prompt with the same text (both normalised), or
+    answers the golden item that flag was promoted into with the flagged answer's text. Registered as
+    the "flag labels" source of goldenset.selectors.judge_calibration (goldenset may not import feedback).
+    """
+    from drift_app.stats.scoring import normalise
+    from goldenset.models import EvalResult
+
+    flags = (Flag.objects.filter(deployment=deployment, status=Flag.Status.RESOLVED).exclude(final_label="")
+             .values_list("sample__prompt", "sample__response", "final_label", "promotion__golden_item_id"))
+    by_text: dict[tuple[str, str], list[bool]] = {}
+    by_item: dict[tuple[int, str], list[bool]] = {}
+    for prompt, response, label, item_id in flags:
+        passed = label == LabelChoice.NOT_A_PROBLEM
+        answer = normalise(response)
+        by_text.setdefault((normalise(prompt), answer), []).append(passed)
+        if item_id is not None:
+            by_item.setdefault((item_id, answer), []).append(passed)
+    if not by_text:
+        return []
+    judged = (EvalResult.objects.filter(run__deployment=deployment, judge_passed__isnull=False, answer__isnull=False)
+              .order_by("-run__created_at", "-pk")
+              .values_list("pk", "item_id", "version_item__prompt", "answer", "judge_model", "judge_prompt_version"))
+    out, seen = [], set()
+    for pk, item_id, prompt, answer, model, version in judged.iterator(chunk_size=2000):
+        answer = normalise(answer)
+        labels = by_item.get((item_id, answer)) or by_text.get((normalise(prompt), answer))
+        # The same answer graded again by the same judge (every scheduled run) is one judgement, not many:
+        # only the latest counts, so repeated runs cannot inflate n.
+        if not labels or (item_id, answer, model, version) in seen:
+            continue
+        seen.add((item_id, answer, model, version))
+        out.extend((pk, passed) for passed in labels)
+    return out

@@ -238,35 +238,68 @@ def golden_items_by_ids(*, ids: list[int]) -> list[GoldenItem]:
 
 # --- judge calibration against SMEs ----------------------------------------------------------------
 
+# SMEs judge answers in more places than the calibration page: feedback's flag labels and adjudications
+# on production answers the judge also graded. Those layers sit above goldenset (which may not import
+# them), so they register a source here: name -> callable(deployment=) returning (EvalResult id, SME
+# says the answer passes) pairs for judged results of that deployment. feedback registers "flag labels"
+# in its AppConfig.ready().
+JUDGE_CALIBRATION_SOURCES: dict = {}
+CALIBRATION_PAGE_SOURCE = "calibration page"
+
+
+def judge_calibration_source_register(name: str, fn) -> None:
+    if name == CALIBRATION_PAGE_SOURCE:
+        raise ValueError(f"{name!r} is the built-in source")
+    JUDGE_CALIBRATION_SOURCES[name] = fn
+
+
+def _calibration_page_pairs(*, deployment: Deployment) -> list[tuple[int, bool]]:
+    from .models import JudgeCalibrationLabel
+
+    return list(JudgeCalibrationLabel.objects.filter(result__run__deployment=deployment)
+                .values_list("result_id", "passed"))
+
+
 def judge_calibration(*, deployment: Deployment) -> list[dict]:
     """Agreement of each judge series (judge model, rubric version) with SMEs on this deployment's items.
 
-    One entry per series, newest first: {"judge_model", "judge_prompt_version", "agreement": JudgeAgreement
-    dict (n, kappa with 95% interval, confusion matrix, calibrated, reason), "min_kappa"}. An item labelled
-    by several SMEs counts once, with the majority label (ties: fail).
+    SME judgements come from every source: the calibration page's labels and the registered sources
+    (flag labels). One entry per series, newest first: {"judge_model", "judge_prompt_version",
+    "agreement": JudgeAgreement dict (n, kappa with 95% interval, confusion matrix, calibrated, reason),
+    "min_kappa", "sources": {source: items}}. An item judged by several SMEs (or sources) counts once,
+    with the majority of their labels (ties: fail).
     """
     from drift_app.stats.scoring import judge_agreement
 
-    from .models import EvalConfig, JudgeCalibrationLabel
+    from .models import EvalConfig
 
     config = EvalConfig.objects.filter(deployment=deployment).first()
     min_kappa = config.judge_min_kappa if config else 0.6
-    labels = (JudgeCalibrationLabel.objects.filter(result__run__deployment=deployment, result__judge_passed__isnull=False)
-              .values_list("judge_model", "judge_prompt_version", "result_id", "result__judge_passed", "passed",
-                           "created_at"))
-    series: dict[tuple[str, str], dict[int, list]] = {}
+    sme: dict[int, list[bool]] = {}
+    sources: dict[int, set[str]] = {}
+    all_sources = {CALIBRATION_PAGE_SOURCE: _calibration_page_pairs, **JUDGE_CALIBRATION_SOURCES}
+    for name, fn in all_sources.items():
+        for result_id, passed in fn(deployment=deployment):
+            sme.setdefault(result_id, []).append(bool(passed))
+            sources.setdefault(result_id, set()).add(name)
+    judged = (EvalResult.objects.filter(pk__in=list(sme), run__deployment=deployment, judge_passed__isnull=False)
+              .exclude(judge_model="")
+              .values_list("pk", "judge_model", "judge_prompt_version", "judge_passed", "run__created_at"))
+    series: dict[tuple[str, str], list[tuple[bool, bool, set]]] = {}
     latest: dict[tuple[str, str], object] = {}
-    for model, version, result_id, judge_passed, sme_passed, created in labels:
+    for pk, model, version, judge_passed, created in judged:
         key = (model, version)
-        series.setdefault(key, {}).setdefault(result_id, [judge_passed, []])[1].append(sme_passed)
+        labels = sme[pk]
+        series.setdefault(key, []).append((judge_passed, sum(labels) * 2 > len(labels), sources[pk]))
         latest[key] = max(latest.get(key, created), created)
     out = []
     for key in sorted(series, key=lambda k: latest[k], reverse=True):
-        pairs = series[key].values()
-        judge = [j for j, _ in pairs]
-        sme = [sum(v) * 2 > len(v) for _, v in pairs]
+        pairs = series[key]
+        counts = {name: sum(1 for *_, src in pairs if name in src) for name in all_sources}
         out.append({"judge_model": key[0], "judge_prompt_version": key[1], "min_kappa": min_kappa,
-                    "agreement": judge_agreement(judge, sme, min_kappa=min_kappa).to_dict()})
+                    "sources": {k: v for k, v in counts.items() if v},
+                    "agreement": judge_agreement([j for j, _, _ in pairs], [s for _, s, _ in pairs],
+                                                 min_kappa=min_kappa).to_dict()})
     return out
 
 

@@ -349,7 +349,10 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
         categories = [(c, rate, baseline_rates.get(c), run.category_counts.get(c, {}))
                       for c, rate in run.category_pass_rates.items()]
         ctx.update(run=run, results=selectors.eval_result_list(run=run), categories=categories,
-                   can_run=has_role(self.request.user, ML_ENGINEER), power=_power(run))
+                   can_run=has_role(self.request.user, ML_ENGINEER), power=_power(run),
+                   calibration=selectors.judge_calibration_status(
+                       deployment=run.deployment, judge_model=run.judge_model,
+                       judge_prompt_version=run.judge_prompt_version) if run.judge_model else None)
         return ctx
 
     def post(self, request, pk: int):

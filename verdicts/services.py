@@ -74,10 +74,30 @@ def quality_source(*, deployment: Deployment, window_start: dt.datetime, window_
     }
 
 
-def _queue_golden_on_quality_drop(*, deployment: Deployment, evidence: dict) -> None:
+def _quality_request(*, deployment: Deployment, quality: dict | None, window_start, window_end) -> dict | None:
+    """Queue one golden evaluation for a window's quality-score drop, once per window and model version.
+
+    Like the stale-evidence request: a recompute of the same window (hourly, or after late evidence)
+    finds the request in the window's earlier verdict versions and reuses it, even after that run has
+    finished, instead of queueing another. Nothing queued (no endpoint, a run already busy) is not
+    remembered, so a later recompute may still queue it.
+    """
+    if (quality or {}).get("state") != rules.DEGRADED:
+        return None
+    version = deployment.current_model_version
+    for earlier in selectors.verdict_versions(deployment=deployment, start=window_start, end=window_end):
+        request = earlier.inputs.get("quality_evaluation")
+        if request and request.get("model_version") == version and request.get("run_id"):
+            return request
     from goldenset import services as golden_services
 
-    golden_services.eval_on_quality_drop(deployment=deployment, evidence={"degraded": True, **evidence})
+    run = golden_services.eval_on_quality_drop(deployment=deployment, evidence={"degraded": True, **quality})
+    if run is None:
+        return {"model_version": version, "run_id": None,
+                "status": "not queued: no evaluation endpoint, or an evaluation is already pending or running"}
+    logger.info("golden evaluation %s of %s %s queued on a quality drop in window %s", run.pk, deployment.slug,
+                version, window_start)
+    return {"model_version": version, "run_id": run.pk, "status": "queued"}
 
 
 evidence_source_register("quality", quality_source)
@@ -449,8 +469,8 @@ def verdict_compute(*, deployment: Deployment, window_start: dt.datetime, window
     response_drift = drift["responses"]["drifted"] if drift["responses"] else None
     drop = golden.get("relative_drop_pct")
     quality_state = (extra.get("quality") or {}).get("state", rules.MISSING)
-    if quality_state == rules.DEGRADED:
-        _queue_golden_on_quality_drop(deployment=deployment, evidence=extra["quality"])
+    quality_requested = _quality_request(deployment=deployment, quality=extra.get("quality"),
+                                         window_start=window_start, window_end=window_end)
     result = rules.classify(
         golden=golden["state"], flags=flags["state"], prompt_drift=prompt_drift, response_drift=response_drift,
         quality=quality_state,
@@ -460,7 +480,7 @@ def verdict_compute(*, deployment: Deployment, window_start: dt.datetime, window
     inputs = {
         "evidence": _evidence(golden=golden, flags=flags, drift=drift, extra=extra),
         "golden": golden, "flags": flags, "drift": drift, "reasons": list(result.reasons),
-        "requested_evaluations": requested,
+        "requested_evaluations": requested, "quality_evaluation": quality_requested,
         "thresholds": {
             "code_red_drop_pct": deployment.code_red_drop_pct, "review_drop_pct": deployment.review_drop_pct,
             "material_drop_pct": deployment.material_drop_pct, "novel_share_alert": deployment.novel_share_alert,

@@ -66,6 +66,7 @@ class DashboardView(BadRequestMixin, RoleRequiredMixin, TemplateView):
             chosen=chosen,
             series=selectors.dashboard_series(verdicts=verdicts, deployment=deployment),
             prompt_map=selectors.prompt_map(deployment=deployment, verdict=chosen),
+            quality=drift_selectors.quality_series(deployment=deployment),
             alerts=selectors.alert_list(deployment=deployment, viewer=self.request.user)[:50],
             advice=selectors.retraining_advice_list(deployment=deployment, viewer=self.request.user)[:10],
             policy=selectors.policy_get(deployment=deployment),

@@ -1,4 +1,4 @@
-// The deployment page's quality-signal charts (CSP: no inline script; data from the json_script element).
+// The quality-signal charts of the deployment page and the dashboard (CSP: no inline script; data from the json_script element).
 (function () {
   const el = document.getElementById("quality-data");
   if (!el || typeof Chart === "undefined") return;
@@ -7,6 +7,10 @@
   const scores = Object.keys(q.series).filter((n) => n.startsWith("score:"));
   if (scores.length) {
     new Chart(document.getElementById("quality-scores"), {type: "line", data: {labels: q.days, datasets: line(scores)}});
+  } else {
+    // The dashboard's panel says why its scores chart stays empty.
+    const empty = document.querySelector(".quality-empty");
+    if (empty) empty.hidden = false;
   }
   new Chart(document.getElementById("quality-context"), {type: "line", data: {labels: q.days, datasets: [
     {label: "relevance (context)", data: q.series.relevance, yAxisID: "y", spanGaps: true},

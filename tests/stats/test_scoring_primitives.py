@@ -146,3 +146,60 @@ def test_names_reordered_are_the_same_names_not_a_swap():
     ref = ["Install the official Acme SDK for Python from its package registry and initialise it with your API key."]
     ans = ["Add the official Acme Python SDK from the package registry, then initialise it with an API key."]
     assert scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.9)])) == []
+
+
+def _matrix(sims: list[list[float]]) -> scoring.Alignment:
+    """An alignment from a full (reference x answer) similarity matrix."""
+    m = np.array(sims, dtype=float)
+    return scoring.Alignment(1.0, 1.0, tuple(m.argmax(1)), tuple(m.max(1)), tuple(int(i) for i in m.argmax(0)),
+                             tuple(float(x) for x in m.max(0)), tuple(tuple(r) for r in sims))
+
+
+def test_list_numbers_are_neither_sentences_nor_facts():
+    text = "Some tips:\n1. Sleep at the same time every day.\n2. Avoid screens. 3. Keep the room cool.\n3.5 percent is fine."
+    assert scoring.split_sentences(text) == [
+        "Some tips:", "Sleep at the same time every day.", "Avoid screens.", "Keep the room cool.", "3.5 percent is fine."]
+
+
+def test_half_an_hour_is_thirty_minutes():
+    [fact] = scoring.extract_facts("An appointment takes half an hour.")
+    assert fact.kind == "duration" and fact.value == 1800.0
+
+
+def test_a_figure_given_as_an_example_contradicts_nothing():
+    ref = ["Exercise regularly, for example a 30-minute walk most days."]
+    ans = ["Any exercise helps, even 15 minutes of cycling."]
+    assert scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.8)])) == []
+
+
+def test_a_number_about_another_part_of_an_estimate_is_not_a_contradiction():
+    ref = ["A tuner can do about 4 tunings a day and works 250 days a year."]
+    ans = ["Most pianos are tuned every year, so there are about 9,000 tunings a year in the city."]
+    assert scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.7)])) == []
+
+
+def test_other_names_in_another_example_are_not_a_swap():
+    ref = ["Another must-see attraction in Hawaii is Waikiki Beach."]
+    ans = ["With its clear water and golden sand, Wailea Beach was the perfect spot to relax."]
+    assert scoring.fact_contradictions(ref, ans, _aligned(ref, ans, [(0, 0.7)])) == []
+
+
+def test_a_negation_of_another_predicate_is_not_a_flip():
+    assert scoring.polarity_flips("Single-use bottles contribute to plastic pollution.",
+                                  "Single-use bottles are not biodegradable.") == []
+    assert scoring.polarity_flips("Duplicate charges are refunded within 5 business days.",
+                                  "Duplicate charges are never refunded.") != []
+
+
+def test_a_thousands_separator_does_not_split_a_clause():
+    ref = "That gives approximately 13,017,543 messages sent in a minute."
+    ans = "It is impossible to tell how many messages are sent in a minute, I cannot provide a number."
+    assert scoring.polarity_flips(ref, ans) == []
+
+
+def test_an_answer_merging_two_reference_sentences_is_checked_against_both():
+    ref = ["Premium members get free shipping on every order.", "Standard members pay $4.99 per order, or nothing over $50."]
+    ans = ["Premium members pay $4.99 per order for shipping, and Standard members pay $9.99."]
+    found = scoring.fact_contradictions(ref, ans, _matrix([[0.78], [0.76]]))
+    assert [(c.kind, c.answer_value) for c in found] == [("money", "$9.99")]
+    assert found[0].reference_sentence == ref[1]
