@@ -135,6 +135,7 @@ def roles_context(request) -> dict:
         "is_sme": superuser or SME in roles,
         "is_compliance": superuser or COMPLIANCE in roles,
         "is_ml_engineer": superuser or ML_ENGINEER in roles,
+        "is_team_manager": superuser or has_role(user, TEAM_ADMIN, ML_ENGINEER),
     }
 
 

@@ -73,6 +73,36 @@ def teams_of(*, user, roles: tuple[str, ...] | None = None) -> QuerySet[Team]:
     return Team.objects.filter(pk__in=memberships.values("team_id")).order_by("slug")
 
 
+TEAM_MANAGERS = ("team_admin", "ml_engineer")
+
+
+def teams_managed(*, user) -> QuerySet[Team]:
+    """Teams whose page `user` may open: team admins (members) and ML engineers (ingestion keys)."""
+    return teams_acting(user=user, roles=TEAM_MANAGERS).order_by("name")
+
+
+def team_managed_get(*, slug: str, user) -> Team:
+    return get_object_or_404(teams_managed(user=user), slug=slug)
+
+
+def team_members(*, team: Team) -> QuerySet[TeamMembership]:
+    return TeamMembership.objects.filter(team=team).select_related("user").order_by("user__username", "role")
+
+
+def team_membership_get(*, team: Team, pk: int) -> TeamMembership:
+    return get_object_or_404(team_members(team=team), pk=pk)
+
+
+def team_deployments(*, team: Team) -> QuerySet[Deployment]:
+    return Deployment.objects.filter(team=team).order_by("name")
+
+
+def team_ingestion_keys(*, team: Team) -> QuerySet[ApiKey]:
+    """The ingestion keys of the team's deployments, newest first (never their secrets: only hashes are stored)."""
+    return (ApiKey.objects.filter(kind=ApiKey.Kind.INGESTION, deployment__team=team)
+            .select_related("deployment", "user", "revoked_by").order_by("-created_at", "-id"))
+
+
 def personal_tokens(*, user) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(kind=ApiKey.Kind.PERSONAL, user=user).select_related("user")
 

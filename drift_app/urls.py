@@ -34,6 +34,8 @@ urlpatterns = [
     path("deployments/", views.DeploymentListView.as_view(), name="deployment-list"),
     path("deployments/<slug:slug>/", views.DeploymentDetailView.as_view(), name="deployment-detail"),
     path("deployments/<slug:slug>/samples/<int:pk>/", views.SampleDetailView.as_view(), name="sample-detail"),
+    path("teams/", views.TeamListView.as_view(), name="team-list"),
+    path("teams/<slug:team>/", views.TeamDetailView.as_view(), name="team-detail"),
     path("", include("verdicts.urls")),
     path("", include("compliance.urls")),
     path("golden/", include("goldenset.urls")),

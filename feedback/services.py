@@ -43,10 +43,13 @@ class FlagLocked(Conflict):
     pass
 
 
-def _require(user, role: str, action: str, *, sample_id: int) -> None:
-    # Views check roles first; services check again, in the team that owns the sample's deployment
-    # (roles are per team), so no caller can skip it.
-    team_id = ProductionSample.objects.filter(pk=sample_id).values_list("deployment__team_id", flat=True).first()
+def _require(user, role: str, action: str, *, sample_id: int | None = None, flag_id: int | None = None) -> None:
+    # Views check roles first; services check again, in the team that owns the sample's (or flag's)
+    # deployment (roles are per team), so no caller can skip it.
+    if flag_id is not None:
+        team_id = Flag.objects.filter(pk=flag_id).values_list("deployment__team_id", flat=True).first()
+    else:
+        team_id = ProductionSample.objects.filter(pk=sample_id).values_list("deployment__team_id", flat=True).first()
     if team_id is None or not has_role(user, role, team=team_id):
         raise NotAllowed(f"Only users with the role {role} in the deployment's team may {action}.")
 
@@ -108,7 +111,7 @@ def _claim_message(flag: Flag) -> str:
 @transaction.atomic
 def flag_claim(*, flag: Flag, user, now: dt.datetime | None = None) -> Flag:
     """Lock a flag for one SME for the deployment's claim_minutes. Claiming one's own claim extends it."""
-    _require(user, SME, "claim flags", sample_id=flag.sample_id)
+    _require(user, SME, "claim flags", flag_id=flag.pk)
     now = now or timezone.now()
     flag = _locked(flag.pk)
     if flag.status == Flag.Status.RESOLVED:
@@ -130,7 +133,7 @@ def flag_claim(*, flag: Flag, user, now: dt.datetime | None = None) -> Flag:
 @transaction.atomic
 def flag_release(*, flag: Flag, user) -> Flag:
     """Give a claim back before it runs out."""
-    _require(user, SME, "release claims", sample_id=flag.sample_id)
+    _require(user, SME, "release claims", flag_id=flag.pk)
     flag = _locked(flag.pk)
     if flag.claimed_by_id != user.pk:
         raise Conflict(f"Flag {flag.pk} is not claimed by you.")
@@ -166,7 +169,7 @@ def flag_label(
     Once `required_labels` SMEs have labelled: all agree -> resolved with that label; otherwise the
     flag waits for adjudication.
     """
-    _require(user, SME, "label flags", sample_id=flag.sample_id)
+    _require(user, SME, "label flags", flag_id=flag.pk)
     _check_verdict(label)
     now = now or timezone.now()
     flag = _locked(flag.pk)
@@ -202,7 +205,7 @@ def flag_adjudicate(
     *, flag: Flag, user, label: str, comment: str, corrected_answer: str = "", now: dt.datetime | None = None
 ) -> Adjudication:
     """An SME settles a disagreement; the adjudicated label is final."""
-    _require(user, SME, "adjudicate flags", sample_id=flag.sample_id)
+    _require(user, SME, "adjudicate flags", flag_id=flag.pk)
     _check_verdict(label)
     comment = _clean_text(comment, "comment")
     if not comment:
@@ -260,7 +263,7 @@ def flag_promote(
     """
     from goldenset import services as golden
 
-    _require(user, SME, "promote flags", sample_id=flag.sample_id)
+    _require(user, SME, "promote flags", flag_id=flag.pk)
     flag = _locked(flag.pk)
     if not flag.is_confirmed:
         raise Conflict(
