@@ -77,10 +77,21 @@ DECLARE
   excluded text[] := TG_ARGV[2]::text[];
   repr_col text := TG_ARGV[3];
   old_j jsonb; new_j jsonb; row_j jsonb; before_j jsonb; after_j jsonb; actor jsonb;
-  changed text[]; act text; dep bigint;
+  changed text[]; act text; dep bigint; fcol text;
 BEGIN
   IF TG_OP <> 'INSERT' THEN old_j := to_jsonb(OLD) - excluded; END IF;
   IF TG_OP <> 'DELETE' THEN new_j := to_jsonb(NEW) - excluded; END IF;
+  -- A whole float (10.0) would come out as the JSON integer 10: keep it a float, as the app reads it.
+  FOR fcol IN SELECT a.attname FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attnum > 0 AND NOT a.attisdropped
+             AND a.atttypid IN ('float8'::regtype, 'float4'::regtype)
+  LOOP
+    IF jsonb_typeof(new_j -> fcol) = 'number' AND (new_j ->> fcol) !~ '[.eE]' THEN
+      new_j := jsonb_set(new_j, ARRAY[fcol], ((new_j ->> fcol) || '.0')::jsonb);
+    END IF;
+    IF jsonb_typeof(old_j -> fcol) = 'number' AND (old_j ->> fcol) !~ '[.eE]' THEN
+      old_j := jsonb_set(old_j, ARRAY[fcol], ((old_j ->> fcol) || '.0')::jsonb);
+    END IF;
+  END LOOP;
   IF TG_OP = 'UPDATE' THEN
     SELECT array_agg(n.key ORDER BY n.key), jsonb_object_agg(n.key, old_j -> n.key), jsonb_object_agg(n.key, n.value)
       INTO changed, before_j, after_j
