@@ -42,6 +42,8 @@ system-deps:
 
 migrate: setup .env
 	$(PY) manage.py migrate --noinput
+	# The owner and runtime database roles (drift_app/dbroles.py); run again after every migrate.
+	$(PY) manage.py db_roles
 	$(PY) manage.py collectstatic --noinput -v 0
 
 demo: migrate

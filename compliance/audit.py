@@ -1,39 +1,41 @@
-"""Audit capture: Django signals write an AuditEvent for every create, update and delete of tracked models.
+"""Audit capture: database triggers record every insert, update and delete of the tracked tables.
 
-Who: the request's user (AuditActorMiddleware puts the request in `current_request`), else the actor set
-with `acting_as(...)` (management commands, the demo), else "system" (Celery tasks, migrations).
-What: before/after JSON of the object's concrete fields, and the names of the fields that changed.
+The triggers (migration compliance.0006) write into the hash-chained AuditEvent table themselves, so
+QuerySet.update(), bulk_create(), admin edits, raw SQL and psql sessions are all recorded; a BEFORE INSERT
+trigger on the audit table chains every event (compliance/chain.py).
 
-Limits, by design of Django signals: QuerySet.update() and bulk_create() send no signals, so they are not
-recorded. The tracked models' services change them through save() (checked in tests/compliance); code
-that must bypass save() for a tracked model has to write its own AuditEvent.
+Who: django-pghistory's context carries the acting user to the database. Requests (AuditActorMiddleware),
+`acting_as(...)` blocks (commands, the demo) enter `pghistory.context(actor=LIVE_ACTOR)`; pghistory puts the
+metadata into a transaction-local setting before every write statement, and ActorJSONEncoder resolves
+LIVE_ACTOR at that moment, so an API call is attributed to the token's user although DRF authenticates
+inside the view. Without a context (Celery tasks, migrations, a psql session) the event is "system",
+with the database role that made the change in request_path ("db:<role>").
+What: before/after JSON of the row's columns (by column name, e.g. `author_id`) without the excluded ones,
+and the names of the columns that changed; an update that changes no tracked column is no event.
+
+Python writes events that are not row changes (sign-in, report generation, downloads, exports, role-group
+changes) through `record()`; the same chain trigger links them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import datetime as dt
-import decimal
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 
+import pghistory
 from django.apps import apps
-from django.db import models
-from django.db.models.signals import (
-    m2m_changed,
-    post_delete,
-    post_save,
-    pre_delete,
-    pre_save,
-)
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models.signals import m2m_changed
 
 logger = logging.getLogger(__name__)
 
 # (app_label, model_name, how to find its deployment id or None for installation-wide objects,
-#  field names left out of snapshots: derived vectors, blobs and bookkeeping timestamps)
+#  column names left out of snapshots: derived vectors, blobs and bookkeeping timestamps).
+# The database triggers of migration compliance.0006 are made from the same list; a change here needs a
+# migration that reinstalls them (tests/compliance/test_trigger_capture.py checks that they agree).
 TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("drift_app", "Deployment", "pk", ("updated_at",)),
     ("goldenset", "GoldenItem", None, ("prompt_embedding", "embedding_model")),
@@ -81,7 +83,8 @@ def acting_as(user, *, source: str = "system"):
     actor = SYSTEM if user is None else Actor(id=user.pk, username=user.get_username(), source=source)
     token = _explicit_actor.set(actor)
     try:
-        yield actor
+        with actor_context():
+            yield actor
     finally:
         _explicit_actor.reset(token)
 
@@ -102,120 +105,46 @@ def current_actor() -> Actor:
     return Actor(id=user.pk, username=user.get_username(), source=source, path=path)
 
 
-# --- Snapshots --------------------------------------------------------------------------------------
-
-
-def _jsonable(value):
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (decimal.Decimal, uuid.UUID)):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bytes, memoryview)):
-        return f"<{len(value)} bytes>"
-    return str(value)
-
-
-def snapshot(instance: models.Model, exclude: tuple[str, ...] = ()) -> dict:
-    """The object's concrete fields as JSON (foreign keys by id, under their attname, e.g. `author_id`)."""
-    out = {}
-    for field in instance._meta.concrete_fields:
-        if field.name in exclude or isinstance(field, models.BinaryField):
-            continue
-        if type(field).__name__ == "VectorField":
-            continue
-        out[field.attname] = _jsonable(field.value_from_object(instance))
-    return out
-
-
-def _deployment_id(instance, how: str | None) -> int | None:
-    if how is None:
-        return None
-    if how == "pk":
-        return instance.pk
-    if how.startswith("flag__"):
-        flag = getattr(instance, "flag", None)
-        return getattr(flag, "deployment_id", None)
-    return getattr(instance, how, None)
-
-
-def _type_name(model) -> str:
-    return f"{model._meta.app_label}.{model.__name__}"
-
-
 def record(*, action: str, object_type: str, object_id, object_repr: str = "", deployment_id: int | None = None,
            before: dict | None = None, after: dict | None = None, changed: list[str] | None = None):
-    from .models import AuditEvent
-
-    from django.db import transaction
+    """Append one event that is not a row change of a tracked table (the chain trigger links it)."""
     from django.utils import timezone
 
-    from . import chain
+    from .models import AuditEvent
 
     actor = current_actor()
-    fields = dict(
+    return AuditEvent.objects.create(
         at=timezone.now(), actor_id=actor.id, actor_username=actor.username[:150], source=actor.source,
         request_path=actor.path, action=action, object_type=object_type, object_id=str(object_id),
         object_repr=str(object_repr)[:300], deployment_id=deployment_id,
-        # Round-trip through JSON: the hash must be computed on what jsonb gives back, not on Python objects.
         changed_fields=json.loads(json.dumps(changed or [])), before=json.loads(json.dumps(before)),
         after=json.loads(json.dumps(after)),
     )
-    with transaction.atomic():
-        prev = chain.lock_and_head()
-        return AuditEvent.objects.create(**fields, prev_hash=prev, hash=chain.link(prev, fields))
 
 
-# --- Signal receivers -------------------------------------------------------------------------------
+# --- The acting user, passed to the database triggers -----------------------------------------------
 
 
-def _make_receivers(model, how: str | None, exclude: tuple[str, ...]):
-    type_name = _type_name(model)
+class _LiveActor:
+    """Stands in pghistory's context metadata for "whoever acts when the statement runs"."""
 
-    def before_save(sender, instance, raw=False, **kwargs):
-        instance._audit_before = None
-        if raw or instance._state.adding or instance.pk is None:
-            return
-        # One SELECT per save of a tracked model: the only way to know what the row held before.
-        old = sender._base_manager.filter(pk=instance.pk).first()
-        instance._audit_before = snapshot(old, exclude) if old is not None else None
 
-    def after_save(sender, instance, created, raw=False, **kwargs):
-        if raw:
-            return
-        after = snapshot(instance, exclude)
-        before = getattr(instance, "_audit_before", None)
-        instance._audit_before = None
-        if created or before is None:
-            record(action="create", object_type=type_name, object_id=instance.pk, object_repr=str(instance),
-                   deployment_id=_deployment_id(instance, how), after=after, changed=sorted(after))
-            return
-        changed = sorted(k for k in after if before.get(k) != after[k])
-        if not changed:
-            return  # a save that changed nothing tracked is not an event
-        record(action="update", object_type=type_name, object_id=instance.pk, object_repr=str(instance),
-               deployment_id=_deployment_id(instance, how),
-               before={k: before.get(k) for k in changed}, after={k: after[k] for k in changed}, changed=changed)
+LIVE_ACTOR = _LiveActor()
 
-    def before_delete(sender, instance, **kwargs):
-        # The deployment of a label is read through its flag, which may be gone by post_delete.
-        instance._audit_deployment_id = _deployment_id(instance, how)
 
-    def after_delete(sender, instance, **kwargs):
-        before = snapshot(instance, exclude)
-        record(action="delete", object_type=type_name, object_id=instance.pk, object_repr=str(instance),
-               deployment_id=getattr(instance, "_audit_deployment_id", None), before=before, changed=sorted(before))
+class ActorJSONEncoder(DjangoJSONEncoder):
+    """PGHISTORY_JSON_ENCODER: serialises LIVE_ACTOR as the current actor, read at each write statement."""
 
-    return before_save, after_save, before_delete, after_delete
+    def default(self, o):
+        if isinstance(o, _LiveActor):
+            actor = current_actor()
+            return {"id": actor.id, "username": actor.username[:150], "source": actor.source, "path": actor.path}
+        return super().default(o)
+
+
+def actor_context():
+    """Enter at the start of a request or command: the triggers see the acting user from then on."""
+    return pghistory.context(actor=LIVE_ACTOR)
 
 
 def _roles_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
@@ -261,25 +190,18 @@ _registered: list[str] = []
 
 
 def register_tracked_models() -> list[str]:
-    """Connect the receivers for every tracked model whose app is installed. Returns the types connected."""
+    """Connect the Python-side receivers (role groups, sign-in); row changes are captured by triggers.
+
+    Returns the tracked types: the tables with capture triggers (TRACKED) and role-group changes.
+    """
     if _registered:
         return list(_registered)
-    for app_label, model_name, how, exclude in TRACKED:
-        try:
-            model = apps.get_model(app_label, model_name)
-        except LookupError:
-            logger.info("audit: %s.%s is not installed; not tracked", app_label, model_name)
-            continue
-        before_save, after_save, before_delete, after_delete = _make_receivers(model, how, exclude)
-        uid = f"compliance_audit_{app_label}_{model_name}"
-        pre_save.connect(before_save, sender=model, weak=False, dispatch_uid=f"{uid}_pre_save")
-        post_save.connect(after_save, sender=model, weak=False, dispatch_uid=f"{uid}_post_save")
-        pre_delete.connect(before_delete, sender=model, weak=False, dispatch_uid=f"{uid}_pre_delete")
-        post_delete.connect(after_delete, sender=model, weak=False, dispatch_uid=f"{uid}_post_delete")
-        _registered.append(_type_name(model))
     from django.contrib.auth.models import User
     from django.contrib.auth.signals import user_logged_in, user_login_failed
 
+    for app_label, model_name, _how, _exclude in TRACKED:
+        if apps.is_installed(app_label) or app_label == "auth":
+            _registered.append(f"{app_label}.{model_name}")
     m2m_changed.connect(_roles_changed, sender=User.groups.through, weak=False, dispatch_uid="compliance_audit_roles")
     user_logged_in.connect(_signed_in, weak=False, dispatch_uid="compliance_audit_sign_in")
     user_login_failed.connect(_sign_in_failed, weak=False, dispatch_uid="compliance_audit_sign_in_failed")

@@ -8,7 +8,7 @@ from . import audit
 class AuditActorMiddleware:
     """Put the request in a context variable; audit events read its user when they are written.
 
-    The user is read lazily, at signal time, not here: DRF authenticates tokens inside the view and then
+    The user is read lazily, when each write statement runs, not here: DRF authenticates tokens inside the view and then
     sets `request.user` on the underlying HttpRequest, so an API call made with a token is attributed to
     the token's user even though AuthenticationMiddleware saw an anonymous request. Place it after
     AuthenticationMiddleware.
@@ -20,6 +20,8 @@ class AuditActorMiddleware:
     def __call__(self, request):
         token = audit.current_request.set(request)
         try:
-            return self.get_response(request)
+            # The database triggers read the actor from django-pghistory's context (compliance/audit.py).
+            with audit.actor_context():
+                return self.get_response(request)
         finally:
             audit.current_request.reset(token)

@@ -52,7 +52,7 @@ class AuditEvent(_AppendOnly):
     class Source(models.TextChoices):
         WEB = "web", "Web page"
         API = "api", "API"
-        SYSTEM = "system", "System (task, command, migration)"
+        SYSTEM = "system", "System (task, command, migration, SQL)"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     # Null: the system acted (a Celery task, a management command, a migration).
@@ -73,8 +73,11 @@ class AuditEvent(_AppendOnly):
     after = models.JSONField(null=True, blank=True)
     # Hash chain (compliance.chain): SHA-256 over the previous event's hash and this event's canonical
     # content, so altering, removing or reordering any stored event breaks every link after it.
+    # Both set by the database (trigger compliance_auditevent_chain), never by the app.
     prev_hash = models.CharField(max_length=64, blank=True, default="")
     hash = models.CharField(max_length=64, blank=True, default="")
+    chain_version = models.PositiveSmallIntegerField(
+        default=2, help_text="1: canonical JSON (Python); 2: length-prefixed column texts (database trigger).")
 
     class Meta:
         ordering = ["-at", "-id"]

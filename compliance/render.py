@@ -40,20 +40,22 @@ def _sections_of(figures: dict) -> list[sections.ReportSection]:
     return [s for s in sections.sections() if not named or s.name in named]
 
 
-def html(figures: dict) -> str:
+def html(figures: dict, *, audit_chain_head: str = "") -> str:
+    """The report as HTML; `audit_chain_head` (the audit trail's hash chain head when generated) is printed
+    under the figures' hash. It is not a figure: the figures stay reproducible while the trail grows."""
     svg = {name: mark_safe(markup) for name, markup in charts.report_charts(figures).items()}  # noqa: S308 - our own SVG, every label escaped
     return render_to_string("reports/report.html", {
         "f": figures, "charts": svg, "figures_sha256": figures_sha256(figures),
         "thresholds": sorted(figures["monitoring_plan"]["thresholds"].items()),
-        "sections": _sections_of(figures),
+        "sections": _sections_of(figures), "audit_chain_head": audit_chain_head,
     })
 
 
-def pdf(figures: dict) -> bytes:
+def pdf(figures: dict, *, audit_chain_head: str = "") -> bytes:
     # Imported here: WeasyPrint loads pango through cffi, which only report generation needs.
     import weasyprint
 
-    return weasyprint.HTML(string=html(figures), base_url=None).write_pdf()
+    return weasyprint.HTML(string=html(figures, audit_chain_head=audit_chain_head), base_url=None).write_pdf()
 
 
 def as_json(figures: dict) -> str:

@@ -68,10 +68,11 @@ class Rendered:
     json_sha256: str
 
 
-def report_render(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> Rendered:
-    """Figures from the database, then the three renderings. Writes nothing."""
+def report_render(*, deployment: Deployment, start: dt.datetime, end: dt.datetime,
+                  audit_chain_head: str = "") -> Rendered:
+    """Figures from the database, then the three renderings (the PDF prints `audit_chain_head`). Writes nothing."""
     figures = selectors.report_figures(deployment=deployment, start=start, end=end)
-    pdf = render.pdf(figures)
+    pdf = render.pdf(figures, audit_chain_head=audit_chain_head)
     csv_text = render.as_csv(figures)
     json_text = render.as_json(figures)
     return Rendered(
@@ -88,7 +89,8 @@ def report_generate(
     """Compute the report of `deployment` for [start, end) and store it with its hashes, generator and time."""
     check_period(start=start, end=end)
     began = time.perf_counter()
-    out = report_render(deployment=deployment, start=start, end=end)
+    head = chain.head()[1]
+    out = report_render(deployment=deployment, start=start, end=end, audit_chain_head=head)
     report = ComplianceReport.objects.create(
         deployment=deployment, period_start=start, period_end=end,
         figures=out.figures, figures_sha256=out.figures_sha256,
@@ -97,7 +99,7 @@ def report_generate(
         generated_by_id=user.pk if user is not None else None,
         generated_by_username=user.get_username() if user is not None else "system",
         trigger=trigger, material_degradation=out.figures["material_degradation"]["occurred"],
-        duration_seconds=round(time.perf_counter() - began, 3), audit_chain_head=chain.head()[1],
+        duration_seconds=round(time.perf_counter() - began, 3), audit_chain_head=head,
     )
     audit.record(action="generate", object_type="compliance.ComplianceReport", object_id=report.pk,
                  object_repr=f"{deployment.slug} {start:%Y-%m-%d}..{end:%Y-%m-%d}", deployment_id=deployment.pk,
@@ -152,7 +154,8 @@ def _diff(a, b, path: str = "", out: list[str] | None = None, limit: int = 50) -
 
 def report_verify(*, report: ComplianceReport) -> Verification:
     """Recompute the report's figures and PDF from the database and compare them with what was stored."""
-    out = report_render(deployment=report.deployment, start=report.period_start, end=report.period_end)
+    out = report_render(deployment=report.deployment, start=report.period_start, end=report.period_end,
+                        audit_chain_head=report.audit_chain_head)
     result = Verification(
         report_id=report.pk,
         stored_pdf_intact=_sha256(bytes(report.pdf)) == report.pdf_sha256,

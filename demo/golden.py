@@ -403,7 +403,7 @@ def load_demo(*, deployment, users: dict[str, list], timeline: dict[str, dt.date
             item = services.golden_item_create(
                 author=author, prompt=spec[1], reference_answer=spec[2], category=spec[0],
                 tags=["demo", spec[0]], acceptance=_acceptance(spec), reason="Demo: seeded from the support FAQ",
-                _vector=vector,
+                _vector=vector, team=deployment.team,
             )
             if services.item_pii_blocks(item):
                 # security@acme.example is the company's public address, not personal data.
@@ -418,11 +418,11 @@ def load_demo(*, deployment, users: dict[str, list], timeline: dict[str, dt.date
         services.golden_item_approve(item=items[-2], user=approver, reason="Checked against the FAQ")
 
     start = min(timeline.values()) - dt.timedelta(days=7)
-    for n, v in enumerate(GoldenSetVersion.objects.order_by("number")):
+    for n, v in enumerate(GoldenSetVersion.objects.filter(team_id=deployment.team_id).order_by("number")):
         # Versions are immutable through the ORM's save(); the demo back-dates them in one UPDATE.
         GoldenSetVersion.objects.filter(pk=v.pk).update(created_at=start + dt.timedelta(hours=n))
     by_item = {s[1]: s for s in specs}
-    version = GoldenSetVersion.objects.order_by("-number").first()
+    version = GoldenSetVersion.objects.filter(team_id=deployment.team_id).order_by("-number").first()
     for model_version in ("v1", "v2", "v3"):
         rng = random.Random(f"{ANSWER_SEED}-{model_version}")
         answers = {vi.item_id: answer_for(by_item[vi.prompt], model_version, rng)

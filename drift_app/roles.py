@@ -1,12 +1,22 @@
-"""Roles are Django groups, created by migration drift_app.0002_create_role_groups.
+"""Roles are held per team: a user's role comes from their membership in the team that owns the object.
 
-Every page and API endpoint names the roles that may use it; superusers pass every check.
+A user can be an SME in team A and a power user in team B. Every page and API endpoint names the roles
+that may use it: the entry check (`HasRole`, `RoleRequiredMixin`) passes when the user holds one of them in
+some team, and records them as the request's *acting roles*; every team-scoped selector
+(`drift_app.selectors.deployments_visible`, `teams_acting`, the golden set's) then shows only the teams in
+which the user holds one of those roles, so another team's object, or one of a team where the user holds
+another role, answers 404. Services check the role in the object's team again (`has_role(..., team=)`).
+
+The installation-wide role groups (drift_app.0003) are no longer consulted for access: they only carry the
+admin site's model permissions. Superusers are separate and pass every check.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.mixins import AccessMixin
 from rest_framework.permissions import BasePermission
+
+from .models import TeamMembership
 
 POWER_USER = "power_user"
 SME = "sme"
@@ -22,22 +32,65 @@ ROLE_LABELS = {
 }
 
 
-def user_roles(user) -> set[str]:
-    if not user or not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_driftdesk_roles", None)
+TEAM_ADMIN = "team_admin"
+_ACTING = "_driftdesk_acting_roles"
+
+
+def _memberships(user) -> dict[int, set[str]]:
+    """{team id: roles} of `user`, read once per user object (one request)."""
+    cached = getattr(user, "_driftdesk_memberships", None)
     if cached is None:
-        cached = set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
-        user._driftdesk_roles = cached
+        cached = {}
+        for team_id, role in TeamMembership.objects.filter(user=user).values_list("team_id", "role"):
+            cached.setdefault(team_id, set()).add(role)
+        user._driftdesk_memberships = cached
     return cached
 
 
-def has_role(user, *roles: str) -> bool:
+def forget_roles(user) -> None:
+    """Drop the per-object cache (after a membership of `user` changed)."""
+    user.__dict__.pop("_driftdesk_memberships", None)
+
+
+def user_roles(user) -> set[str]:
+    """Every role `user` holds in some team (for navigation: which pages to offer)."""
+    if not user or not user.is_authenticated:
+        return set()
+    return set().union(*_memberships(user).values()) & set(ALL_ROLES)
+
+
+def team_roles_of(user, team_id: int) -> set[str]:
+    if not user or not user.is_authenticated:
+        return set()
+    return set(_memberships(user).get(team_id, set()))
+
+
+def has_role(user, *roles: str, team=None) -> bool:
+    """Whether `user` holds one of `roles` in `team` (a Team or its id), or in some team when team is None."""
     if not user or not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
         return True
-    return bool(user_roles(user) & set(roles))
+    if team is None:
+        return bool(set().union(*_memberships(user).values(), set()) & set(roles))
+    team_id = getattr(team, "pk", team)
+    return bool(team_roles_of(user, team_id) & set(roles))
+
+
+def team_ids_with_role(user, roles: tuple[str, ...] | None = None) -> list[int]:
+    """Teams in which `user` holds one of `roles` (any role when None); not for superusers (they see all)."""
+    wanted = set(roles) if roles is not None else None
+    return sorted(t for t, held in _memberships(user).items() if wanted is None or held & wanted)
+
+
+def act_with(user, roles: tuple[str, ...]) -> None:
+    """Record the roles the current request acts with: scoped selectors then show only those teams."""
+    setattr(user, _ACTING, tuple(roles))
+
+
+def acting_roles(user) -> tuple[str, ...] | None:
+    """The roles the request acts with (None: any role the user holds, e.g. the home page)."""
+    return getattr(user, _ACTING, None)
 
 
 def HasRole(*roles: str) -> type[BasePermission]:
@@ -47,7 +100,10 @@ def HasRole(*roles: str) -> type[BasePermission]:
         message = f"This endpoint needs one of the roles: {', '.join(roles)}."
 
         def has_permission(self, request, view) -> bool:
-            return has_role(request.user, *roles)
+            if not has_role(request.user, *roles):
+                return False
+            act_with(request.user, roles)
+            return True
 
     _HasRole.__name__ = f"HasRole_{'_'.join(roles)}"
     return _HasRole
@@ -64,6 +120,7 @@ class RoleRequiredMixin(AccessMixin):
         if not has_role(request.user, *self.allowed_roles):
             self.raise_exception = True
             return self.handle_no_permission()
+        act_with(request.user, tuple(self.allowed_roles))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -78,6 +135,7 @@ def roles_context(request) -> dict:
         "is_sme": superuser or SME in roles,
         "is_compliance": superuser or COMPLIANCE in roles,
         "is_ml_engineer": superuser or ML_ENGINEER in roles,
+        "is_team_manager": superuser or has_role(user, TEAM_ADMIN, ML_ENGINEER),
     }
 
 

@@ -9,18 +9,38 @@ from django.shortcuts import get_object_or_404
 
 from . import embeddings, pgbinary
 from .models import ApiKey, Deployment, ProductionSample, Team, TeamMembership
+from .roles import acting_roles, team_ids_with_role
 
 
-def deployments_visible(*, user) -> QuerySet[Deployment]:
-    """The deployments of the teams `user` belongs to (all of them for a superuser; none when anonymous).
+def team_ids_acting(*, user, roles: tuple[str, ...] | None = None) -> list[int] | None:
+    """Ids of the teams whose objects `user` may reach now; None means every team (a superuser).
 
-    Every page and API view reads deployments through this, so another team's deployment is a 404.
+    A team counts when the user holds, in it, one of `roles` (default: the roles the current page or
+    endpoint acts with, see drift_app/roles.py; any role on pages that name none). Anonymous: no team.
     """
     if user is None or not user.is_authenticated or not user.is_active:
-        return Deployment.objects.none()
+        return []
     if user.is_superuser:
+        return None
+    return team_ids_with_role(user, roles if roles is not None else acting_roles(user))
+
+
+def teams_acting(*, user, roles: tuple[str, ...] | None = None) -> QuerySet[Team]:
+    ids = team_ids_acting(user=user, roles=roles)
+    return Team.objects.all() if ids is None else Team.objects.filter(pk__in=ids)
+
+
+def deployments_visible(*, user, roles: tuple[str, ...] | None = None) -> QuerySet[Deployment]:
+    """The deployments of the teams in which `user` holds one of the acting roles (all for a superuser).
+
+    Every page and API view reads deployments through this, so another team's deployment is a 404, and so
+    is one of a team where the user holds a role other than the page's (an SME of team A who is a power
+    user in team B sees B's deployments on power-user pages only).
+    """
+    ids = team_ids_acting(user=user, roles=roles)
+    if ids is None:
         return Deployment.objects.all()
-    return Deployment.objects.filter(team__in=Team.objects.filter(memberships__user=user))
+    return Deployment.objects.filter(team_id__in=ids)
 
 
 def deployment_list(*, user) -> QuerySet[Deployment]:
@@ -51,6 +71,36 @@ def teams_of(*, user, roles: tuple[str, ...] | None = None) -> QuerySet[Team]:
     if roles is not None:
         memberships = memberships.filter(role__in=roles)
     return Team.objects.filter(pk__in=memberships.values("team_id")).order_by("slug")
+
+
+TEAM_MANAGERS = ("team_admin", "ml_engineer")
+
+
+def teams_managed(*, user) -> QuerySet[Team]:
+    """Teams whose page `user` may open: team admins (members) and ML engineers (ingestion keys)."""
+    return teams_acting(user=user, roles=TEAM_MANAGERS).order_by("name")
+
+
+def team_managed_get(*, slug: str, user) -> Team:
+    return get_object_or_404(teams_managed(user=user), slug=slug)
+
+
+def team_members(*, team: Team) -> QuerySet[TeamMembership]:
+    return TeamMembership.objects.filter(team=team).select_related("user").order_by("user__username", "role")
+
+
+def team_membership_get(*, team: Team, pk: int) -> TeamMembership:
+    return get_object_or_404(team_members(team=team), pk=pk)
+
+
+def team_deployments(*, team: Team) -> QuerySet[Deployment]:
+    return Deployment.objects.filter(team=team).order_by("name")
+
+
+def team_ingestion_keys(*, team: Team) -> QuerySet[ApiKey]:
+    """The ingestion keys of the team's deployments, newest first (never their secrets: only hashes are stored)."""
+    return (ApiKey.objects.filter(kind=ApiKey.Kind.INGESTION, deployment__team=team)
+            .select_related("deployment", "user", "revoked_by").order_by("-created_at", "-id"))
 
 
 def personal_tokens(*, user) -> QuerySet[ApiKey]:

@@ -38,6 +38,8 @@ urlpatterns = [
     path("deployments/<slug:slug>/drift-runs/<int:run_id>/retry/", views.DriftRunRetryView.as_view(),
          name="drift-run-retry"),
     path("deployments/<slug:slug>/samples/<int:pk>/", views.SampleDetailView.as_view(), name="sample-detail"),
+    path("teams/", views.TeamListView.as_view(), name="team-list"),
+    path("teams/<slug:team>/", views.TeamDetailView.as_view(), name="team-detail"),
     path("", include("verdicts.urls")),
     path("", include("compliance.urls")),
     path("golden/", include("goldenset.urls")),

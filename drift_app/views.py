@@ -3,9 +3,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
@@ -13,7 +14,9 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.exceptions import AuthenticationFailed, NotAcceptable, NotAuthenticated
 
 from . import selectors, services
-from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin
+from .models import Team, TeamMembership
+from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, TEAM_ADMIN, RoleRequiredMixin, has_role
+from .services.keys import INGESTION_SCOPES
 
 
 @login_required
@@ -119,3 +122,97 @@ def server_error(request):
     if exc is not None and is_unavailable(exc):
         return unavailable_response(request, exc)
     return defaults.server_error(request)
+
+
+class TeamListView(RoleRequiredMixin, TemplateView):
+    """The teams the user manages: as team admin (members) or ML engineer (ingestion keys)."""
+
+    allowed_roles = selectors.TEAM_MANAGERS
+    template_name = "drift/team_list.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["teams"] = selectors.teams_managed(user=self.request.user)
+        return ctx
+
+
+class TeamDetailView(RoleRequiredMixin, TemplateView):
+    """One team: members and their roles (team admins change them), deployments, and ingestion keys (team admins
+    and ML engineers create them, the secret shown once, and revoke them after a confirmation)."""
+
+    allowed_roles = selectors.TEAM_MANAGERS
+    template_name = "drift/team_detail.html"
+    ACTIONS = ("add_member", "remove_member", "create_key", "revoke_key")
+
+    def get_context_data(self, team: str, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        obj = selectors.team_managed_get(slug=team, user=self.request.user)
+        keys = selectors.team_ingestion_keys(team=obj)
+        revoke = self.request.GET.get("revoke", "")
+        ctx.update(
+            team=obj, members=selectors.team_members(team=obj), deployments=selectors.team_deployments(team=obj),
+            keys=keys, roles=TeamMembership.Role.choices, scopes=sorted(INGESTION_SCOPES),
+            is_team_admin=has_role(self.request.user, TEAM_ADMIN, team=obj.pk),
+            confirm_revoke=keys.filter(prefix=revoke, revoked_at__isnull=True).first() if revoke else None,
+        )
+        return ctx
+
+    def post(self, request, team: str):
+        obj = selectors.team_managed_get(slug=team, user=request.user)
+        action = request.POST.get("action", "")
+        if action not in self.ACTIONS:
+            return HttpResponse(f"action: must be one of {', '.join(self.ACTIONS)}.", status=400,
+                                content_type="text/plain; charset=utf-8")
+        try:
+            secret = self._act(request, obj, action)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.message_dict.items())
+                           if hasattr(exc, "error_dict") else "; ".join(exc.messages))
+            return redirect("team-detail", team=obj.slug)
+        except PermissionDenied as exc:
+            return HttpResponse(str(exc), status=403, content_type="text/plain; charset=utf-8")
+        if secret is not None:
+            # Shown once, on this response only: the page is not cached and the secret is stored only hashed.
+            response = self.render_to_response(self.get_context_data(team=obj.slug, new_secret=secret))
+            response["Cache-Control"] = "no-store"
+            return response
+        return redirect("team-detail", team=obj.slug)
+
+    def _act(self, request, team: Team, action: str) -> str | None:
+        post, user = request.POST, request.user
+        if action == "add_member":
+            m = services.team_member_add(team=team, actor=user, username=post.get("username", ""),
+                                         role=post.get("role", ""))
+            messages.success(request, f"{m.user.get_username()} is now {m.get_role_display()} in {team.name}.")
+        elif action == "remove_member":
+            m = selectors.team_membership_get(team=team, pk=_int(post.get("membership"), "membership"))
+            services.team_member_remove(membership=m, actor=user)
+            messages.success(request, f"{m.user.get_username()} is no longer {m.get_role_display()} in {team.name}.")
+        elif action == "create_key":
+            deployment = get_object_or_404(selectors.team_deployments(team=team), slug=post.get("deployment", ""))
+            _require_key_manager(user, team)
+            key, secret = services.ingestion_key_create(deployment=deployment, user=user, name=post.get("name", ""),
+                                                        scopes=post.getlist("scopes"))
+            messages.success(request, f"Key {key.prefix}… made for {deployment.name}. Copy the secret now: "
+                                      "it is not shown again.")
+            return secret
+        else:
+            _require_key_manager(user, team)
+            key = get_object_or_404(selectors.team_ingestion_keys(team=team), prefix=post.get("prefix", ""))
+            if post.get("confirm") != key.prefix:
+                raise ValidationError({"confirm": "type the key's prefix to confirm the revocation"})
+            services.api_key_revoke(key=key, user=user)
+            messages.success(request, f"Key {key.prefix}… revoked: it no longer ingests into {key.deployment.name}.")
+        return None
+
+
+def _int(value, field: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationError({field: "must be a number"}) from None
+
+
+def _require_key_manager(user, team: Team) -> None:
+    if not has_role(user, TEAM_ADMIN, ML_ENGINEER, team=team.pk):
+        raise PermissionDenied("Only team admins and ML engineers of this team manage its ingestion keys.")

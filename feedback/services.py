@@ -43,10 +43,15 @@ class FlagLocked(Conflict):
     pass
 
 
-def _require(user, role: str, action: str) -> None:
-    # Views check roles first; services check again so no caller can skip it.
-    if not has_role(user, role):
-        raise NotAllowed(f"Only users with the role {role} may {action}.")
+def _require(user, role: str, action: str, *, sample_id: int | None = None, flag_id: int | None = None) -> None:
+    # Views check roles first; services check again, in the team that owns the sample's (or flag's)
+    # deployment (roles are per team), so no caller can skip it.
+    if flag_id is not None:
+        team_id = Flag.objects.filter(pk=flag_id).values_list("deployment__team_id", flat=True).first()
+    else:
+        team_id = ProductionSample.objects.filter(pk=sample_id).values_list("deployment__team_id", flat=True).first()
+    if team_id is None or not has_role(user, role, team=team_id):
+        raise NotAllowed(f"Only users with the role {role} in the deployment's team may {action}.")
 
 
 def _clean_text(value: str, field: str, *, max_chars: int = 20_000) -> str:
@@ -64,7 +69,7 @@ def _clean_text(value: str, field: str, *, max_chars: int = 20_000) -> str:
 @transaction.atomic
 def flag_create(*, sample: ProductionSample, user, reason: str, comment: str = "") -> Flag:
     """A power user flags one answer. One flag per user and sample: a second one is a DuplicateFlag."""
-    _require(user, POWER_USER, "flag answers")
+    _require(user, POWER_USER, "flag answers", sample_id=sample.pk)
     if reason not in Reason.values:
         raise FeedbackError(f"reason must be one of {', '.join(Reason.values)}; got {reason!r}.")
     comment = _clean_text(comment, "comment", max_chars=5_000)
@@ -106,7 +111,7 @@ def _claim_message(flag: Flag) -> str:
 @transaction.atomic
 def flag_claim(*, flag: Flag, user, now: dt.datetime | None = None) -> Flag:
     """Lock a flag for one SME for the deployment's claim_minutes. Claiming one's own claim extends it."""
-    _require(user, SME, "claim flags")
+    _require(user, SME, "claim flags", flag_id=flag.pk)
     now = now or timezone.now()
     flag = _locked(flag.pk)
     if flag.status == Flag.Status.RESOLVED:
@@ -128,7 +133,7 @@ def flag_claim(*, flag: Flag, user, now: dt.datetime | None = None) -> Flag:
 @transaction.atomic
 def flag_release(*, flag: Flag, user) -> Flag:
     """Give a claim back before it runs out."""
-    _require(user, SME, "release claims")
+    _require(user, SME, "release claims", flag_id=flag.pk)
     flag = _locked(flag.pk)
     if flag.claimed_by_id != user.pk:
         raise Conflict(f"Flag {flag.pk} is not claimed by you.")
@@ -164,7 +169,7 @@ def flag_label(
     Once `required_labels` SMEs have labelled: all agree -> resolved with that label; otherwise the
     flag waits for adjudication.
     """
-    _require(user, SME, "label flags")
+    _require(user, SME, "label flags", flag_id=flag.pk)
     _check_verdict(label)
     now = now or timezone.now()
     flag = _locked(flag.pk)
@@ -200,7 +205,7 @@ def flag_adjudicate(
     *, flag: Flag, user, label: str, comment: str, corrected_answer: str = "", now: dt.datetime | None = None
 ) -> Adjudication:
     """An SME settles a disagreement; the adjudicated label is final."""
-    _require(user, SME, "adjudicate flags")
+    _require(user, SME, "adjudicate flags", flag_id=flag.pk)
     _check_verdict(label)
     comment = _clean_text(comment, "comment")
     if not comment:
@@ -258,7 +263,7 @@ def flag_promote(
     """
     from goldenset import services as golden
 
-    _require(user, SME, "promote flags")
+    _require(user, SME, "promote flags", flag_id=flag.pk)
     flag = _locked(flag.pk)
     if not flag.is_confirmed:
         raise Conflict(
@@ -267,7 +272,8 @@ def flag_promote(
         )
     if Promotion.objects.filter(flag=flag).exists():
         raise Conflict(f"Flag {flag.pk} was already promoted to golden item {flag.promotion.golden_item_id}.")
-    sample = ProductionSample.objects.defer("prompt_embedding", "response_embedding").get(pk=flag.sample_id)
+    sample = (ProductionSample.objects.select_related("deployment__team").defer("prompt_embedding", "response_embedding")
+              .get(pk=flag.sample_id))
     prompt = _clean_text(prompt if prompt is not None else sample.prompt, "prompt", max_chars=32_000)
     answer = reference_answer if reference_answer is not None else corrected_answer_for(flag)
     answer = _clean_text(answer, "reference_answer", max_chars=64_000)
@@ -291,6 +297,8 @@ def flag_promote(
             tags=tags or [],
             source="flag",
             source_sample=sample,
+            # The item joins the golden set of the team that owns the flagged sample's deployment.
+            team=sample.deployment.team,
         )
     except ValidationError as exc:
         raise FeedbackError("The golden set refused the item: " + "; ".join(exc.messages)) from None

@@ -1,5 +1,7 @@
 """Golden-set API (mounted at /api/v1/): one view per operation.
 
+Each team has its own golden set: lists take `?team=<slug>` (default: all the caller's teams for items, the
+caller's first team for versions), a new item or import may name `team`; another team's object is a 404.
 Roles: SMEs write the golden set; power users, compliance officers and ML engineers read it;
 ML engineers start evaluation runs, set baselines and configure endpoints.
 """
@@ -15,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from drift_app import selectors as drift_selectors
+from drift_app.models import Team
 from drift_app.pagination import Pagination, paginated
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, POWER_USER, SME, HasRole
 
@@ -63,6 +66,7 @@ class AcceptanceSerializer(serializers.Serializer):
 
 class ItemOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    team = serializers.CharField(source="team.slug")
     prompt = serializers.CharField()
     reference_answer = serializers.CharField()
     category = serializers.CharField()
@@ -89,9 +93,25 @@ class ItemInputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     acceptance = AcceptanceSerializer(required=False)
     reason = serializers.CharField(help_text="Why the item is added or changed (kept in its history).")
+    team = serializers.CharField(required=False, help_text="Slug of the team whose golden set gets a new item "
+                                                           "(needed only when you are an SME in several teams).")
 
 
 ITEM_FIELDS = ("prompt", "reference_answer", "category", "tags", "acceptance")
+
+
+def _team_from_body(request, data) -> Team | None:
+    """The team named by `team` (a slug) in a body; 400 when it is not a string, 404 when not the caller's."""
+    slug = data.get("team")
+    if slug in (None, ""):
+        return None
+    if not isinstance(slug, str):
+        raise ValidationError({"team": "must be a team's slug (a string)"})
+    return selectors.golden_team(user=request.user, slug=slug)
+
+
+def _query_team(request) -> Team:
+    return selectors.golden_team(user=request.user, slug=request.query_params.get("team", ""))
 
 
 class ItemListApi(_GoldenApi):
@@ -100,14 +120,17 @@ class ItemListApi(_GoldenApi):
 
     @extend_schema(
         operation_id="v1_golden_items_list",
-        parameters=[OpenApiParameter(n, str, required=False) for n in ("q", "status", "category", "tag", "source")],
+        parameters=[OpenApiParameter(n, str, required=False)
+                    for n in ("team", "q", "status", "category", "tag", "source")],
         responses=paginated(ItemOutputSerializer),
     )
     def get(self, request):
 
         p = request.query_params
-        qs = selectors.golden_item_list(q=p.get("q", ""), status=p.get("status", ""), category=p.get("category", ""),
-                                        tag=p.get("tag", ""), source=p.get("source", "")).order_by("id")
+        team = selectors.golden_team(user=request.user, slug=p["team"]) if p.get("team") else None
+        qs = selectors.golden_item_list(user=request.user, team=team, q=p.get("q", ""), status=p.get("status", ""),
+                                        category=p.get("category", ""), tag=p.get("tag", ""),
+                                        source=p.get("source", "")).order_by("id")
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(ItemOutputSerializer(page, many=True).data)
@@ -115,13 +138,14 @@ class ItemListApi(_GoldenApi):
     @extend_schema(request=ItemInputSerializer, responses={201: ItemOutputSerializer, 400: OpenApiResponse(description="Invalid field(s), named in `errors`.")})
     def post(self, request):
         data = _body(request)
-        unknown = set(data) - set(ITEM_FIELDS) - {"reason"}
+        unknown = set(data) - set(ITEM_FIELDS) - {"reason", "team"}
         if unknown:
-            return Response({"detail": f"Unknown field {sorted(unknown)[0]!r}; allowed: {', '.join(ITEM_FIELDS)}, reason."}, status=400)
+            return Response({"detail": f"Unknown field {sorted(unknown)[0]!r}; allowed: {', '.join(ITEM_FIELDS)}, "
+                                       "reason, team."}, status=400)
         item = services.golden_item_create(
             author=request.user, prompt=data.get("prompt"), reference_answer=data.get("reference_answer"),
             category=data.get("category"), tags=data.get("tags"), acceptance=data.get("acceptance"),
-            reason=data.get("reason", ""),
+            reason=data.get("reason", ""), team=_team_from_body(request, data),
         )
         return Response(ItemOutputSerializer(item).data, status=201)
 
@@ -132,11 +156,11 @@ class ItemDetailApi(_GoldenApi):
 
     @extend_schema(responses=ItemOutputSerializer)
     def get(self, request, pk: int):
-        return Response(ItemOutputSerializer(selectors.golden_item_get(pk=pk)).data)
+        return Response(ItemOutputSerializer(selectors.golden_item_get(pk=pk, user=request.user)).data)
 
     @extend_schema(request=ItemInputSerializer(partial=True), responses=ItemOutputSerializer)
     def patch(self, request, pk: int):
-        item = selectors.golden_item_get(pk=pk)
+        item = selectors.golden_item_get(pk=pk, user=request.user)
         data = _body(request)
         unknown = set(data) - set(ITEM_FIELDS) - {"reason"}
         if unknown:
@@ -160,7 +184,7 @@ class ItemHistoryApi(_GoldenApi):
 
     @extend_schema(responses=GoldenItemEventSerializer(many=True))
     def get(self, request, pk: int):
-        item = selectors.golden_item_get(pk=pk)
+        item = selectors.golden_item_get(pk=pk, user=request.user)
         return Response(self.GoldenItemEventSerializer(selectors.golden_item_history(item=item), many=True).data)
 
 
@@ -175,10 +199,10 @@ def _transition_api(service, doc: str):
 
         @extend_schema(request=ReasonSerializer, responses={200: ItemOutputSerializer, 400: OpenApiResponse(description="Not allowed in this state.")})
         def post(self, request, pk: int):
-            item = selectors.golden_item_get(pk=pk)
+            item = selectors.golden_item_get(pk=pk, user=request.user)
             data = _body(request)
             item = service(item=item, user=request.user, reason=data.get("reason", ""))
-            return Response(ItemOutputSerializer(selectors.golden_item_get(pk=item.pk)).data)
+            return Response(ItemOutputSerializer(selectors.golden_item_get(pk=item.pk, user=request.user)).data)
 
     _Api.__name__ = service.__name__.title().replace("_", "") + "Api"
     return _Api
@@ -233,7 +257,7 @@ class ImportApi(_GoldenApi):
         except (TypeError, ValueError):
             return Response({"detail": "accept_duplicate_rows must be a list of row numbers."}, status=400)
         report = services.golden_import(user=request.user, fmt=fmt, content=content, reason=data.get("reason", ""),
-                                        accept_duplicate_rows=accept)
+                                        accept_duplicate_rows=accept, team=_team_from_body(request, data))
         body = report.as_dict()
         if report.problems:
             return Response({"detail": "Invalid rows; nothing was imported.", **body}, status=400)
@@ -250,7 +274,8 @@ class ExportApi(_GoldenApi):
         fmt = request.query_params.get("file_format", "jsonl")
         if fmt not in ("jsonl", "csv"):
             return Response({"detail": "file_format must be 'jsonl' or 'csv'."}, status=400)
-        items = selectors.golden_item_list(status=request.query_params.get("status", "")).order_by("id")
+        items = selectors.golden_item_list(user=request.user, team=_query_team(request),
+                                           status=request.query_params.get("status", "")).order_by("id")
         content = services.golden_export(fmt=fmt, items=items)
         ctype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
         response = HttpResponse(content, content_type=f"{ctype}; charset=utf-8")
@@ -259,6 +284,7 @@ class ExportApi(_GoldenApi):
 
 
 class VersionOutputSerializer(serializers.Serializer):
+    team = serializers.CharField(source="team.slug")
     number = serializers.IntegerField()
     content_hash = serializers.CharField()
     item_count = serializers.IntegerField()
@@ -272,7 +298,7 @@ class VersionListApi(_GoldenApi):
 
     @extend_schema(responses=VersionOutputSerializer(many=True))
     def get(self, request):
-        return Response(VersionOutputSerializer(selectors.golden_version_list(), many=True).data)
+        return Response(VersionOutputSerializer(selectors.golden_version_list(team=_query_team(request)), many=True).data)
 
 
 class VersionDetailApi(_GoldenApi):
@@ -280,7 +306,7 @@ class VersionDetailApi(_GoldenApi):
 
     @extend_schema(responses=VersionOutputSerializer)
     def get(self, request, number: int):
-        version = selectors.golden_version_get(number=number)
+        version = selectors.golden_version_get(number=number, team=_query_team(request))
         body = VersionOutputSerializer(version).data
         body["items"] = [{"item_id": vi.item_id, "revision": vi.revision, "prompt": vi.prompt,
                           "reference_answer": vi.reference_answer, "category": vi.category, "tags": vi.tags,
@@ -293,8 +319,9 @@ class VersionDiffApi(_GoldenApi):
 
     @extend_schema(responses={200: OpenApiResponse(description="added, changed (before/after), retired")})
     def get(self, request, old: int, new: int):
-        diff = selectors.golden_version_diff(old=selectors.golden_version_get(number=old),
-                                             new=selectors.golden_version_get(number=new))
+        team = _query_team(request)
+        diff = selectors.golden_version_diff(old=selectors.golden_version_get(number=old, team=team),
+                                             new=selectors.golden_version_get(number=new, team=team))
         return Response(diff.as_dict())
 
 
@@ -316,7 +343,7 @@ class ItemBulkApproveApi(_GoldenApi):
         if not serializer.is_valid():
             return Response({"detail": "Invalid request.", "errors": serializer.errors}, status=400)
         ids = list(dict.fromkeys(serializer.validated_data["ids"]))
-        items = selectors.golden_items_by_ids(ids=ids)
+        items = selectors.golden_items_by_ids(ids=ids, user=request.user)
         missing = sorted(set(ids) - {i.pk for i in items})
         if missing:
             return Response({"detail": f"ids: no golden item #{missing[0]}.", "errors": {"ids": [f"unknown ids {missing[:20]}"]}},

@@ -1,7 +1,8 @@
 """The golden set: SME-curated items, immutable versions, evaluation runs and their results.
 
-There is one golden set for the installation (items are not per deployment); every deployment is
-evaluated against its latest version. A deployment's baseline is the EvalRun with is_baseline=True
+Each team has its own golden set (items, versions, runs, reviews and calibration labels of one team are
+never seen or evaluated by another); a deployment is evaluated against the latest version of its team's set.
+A deployment's baseline is the EvalRun with is_baseline=True
 (at most one per deployment, enforced by a partial unique constraint).
 """
 
@@ -16,7 +17,7 @@ from pgvector.django import HnswIndex, VectorField
 
 from drift_app import outbound
 from drift_app.embeddings import DIMENSIONS
-from drift_app.models import Deployment, ProductionSample
+from drift_app.models import Deployment, ProductionSample, Team, default_team_id
 from drift_app.stats.scoring import DEFAULT_ALIGNMENT_THRESHOLD, DEFAULT_SIMILARITY_THRESHOLD
 
 
@@ -36,6 +37,8 @@ class GoldenItem(models.Model):
         FLAG = "flag", "Promoted from a flag"
         IMPORTED = "imported", "Imported"
 
+    # The team whose golden set this item belongs to (deployments of other teams never see or use it).
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="golden_items", default=default_team_id)
     prompt = models.TextField()
     reference_answer = models.TextField()
     category = models.CharField(max_length=100, db_index=True)
@@ -128,7 +131,9 @@ class _ImmutableModel(models.Model):
 class GoldenSetVersion(_ImmutableModel):
     """An immutable snapshot of the approved items, made by every approval or retirement."""
 
-    number = models.PositiveIntegerField(unique=True)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="golden_versions", default=default_team_id)
+    # Numbered 1, 2, 3... within the team's golden set.
+    number = models.PositiveIntegerField()
     # sha256 over the canonical JSON of the approved items (id, prompt, reference, category, tags,
     # acceptance), sorted by id: two versions with the same content have the same hash.
     content_hash = models.CharField(max_length=64, db_index=True)
@@ -139,6 +144,7 @@ class GoldenSetVersion(_ImmutableModel):
 
     class Meta:
         ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["team", "number"], name="golden_version_number_per_team")]
 
     def __str__(self) -> str:
         return f"v{self.number} ({self.content_hash[:12]})"

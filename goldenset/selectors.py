@@ -1,4 +1,8 @@
-"""Reads of the golden set: items, history, versions and diffs, evaluation runs, coverage gaps."""
+"""Reads of the golden set: items, history, versions and diffs, evaluation runs, coverage gaps.
+
+Every golden set belongs to a team: reads take `user=` and show only the teams the user acts in
+(drift_app/roles.py), or take the `team`/`deployment` they serve; another team's object is a 404.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from drift_app import embeddings
 from drift_app import selectors as drift_selectors
-from drift_app.models import Deployment, ProductionSample
+from drift_app.models import Deployment, ProductionSample, Team, default_team_id
 from drift_app.stats.clustering import leader_clusters
 
 from .models import (
@@ -29,10 +34,35 @@ COVERAGE_RADIUS = 0.70
 GAP_CLUSTER_SIMILARITY = 0.60
 
 
+def _scoped(qs: QuerySet, *, user, field: str = "team_id") -> QuerySet:
+    """Only the golden sets of the teams `user` acts in (drift_app.selectors.team_ids_acting)."""
+    ids = drift_selectors.team_ids_acting(user=user)
+    return qs if ids is None else qs.filter(**{f"{field}__in": ids})
+
+
+def golden_team(*, user, slug: str = "") -> Team:
+    """The team whose golden set a page or call works on: `slug` when given (404 unless the user acts in it),
+    else the user's first team by slug (a superuser: the default team). 404 when the user acts in none."""
+    teams = drift_selectors.teams_acting(user=user).order_by("slug")
+    if slug:
+        return get_object_or_404(teams, slug=slug)
+    if user.is_superuser:
+        return Team.objects.get(pk=default_team_id())
+    team = teams.first()
+    if team is None:
+        raise Http404("You are in no team with a golden set.")
+    return team
+
+
 def golden_item_list(
-    *, q: str = "", status: str = "", category: str = "", tag: str = "", source: str = "",
+    *, user, team: Team | None = None, q: str = "", status: str = "", category: str = "", tag: str = "",
+    source: str = "",
 ) -> QuerySet[GoldenItem]:
-    items = GoldenItem.objects.select_related("author", "approver").defer("prompt_embedding")
+    """Items of the teams `user` acts in (of `team` only, when given)."""
+    items = _scoped(GoldenItem.objects.select_related("author", "approver", "team").defer("prompt_embedding"),
+                    user=user)
+    if team is not None:
+        items = items.filter(team=team)
     if q:
         items = items.filter(Q(prompt__icontains=q) | Q(reference_answer__icontains=q))
     if status:
@@ -46,50 +76,53 @@ def golden_item_list(
     return items
 
 
-def golden_item_get(*, pk: int) -> GoldenItem:
-    return get_object_or_404(GoldenItem.objects.select_related("author", "approver").defer("prompt_embedding"), pk=pk)
+def golden_item_get(*, pk: int, user) -> GoldenItem:
+    """One item of a team `user` acts in (another team's item is a 404)."""
+    return get_object_or_404(golden_item_list(user=user), pk=pk)
 
 
-def golden_categories() -> list[str]:
-    return list(GoldenItem.objects.order_by("category").values_list("category", flat=True).distinct())
+def golden_categories(*, user, team: Team | None = None) -> list[str]:
+    return list(golden_item_list(user=user, team=team).order_by("category").values_list("category", flat=True)
+                .distinct())
 
 
 def golden_item_history(*, item: GoldenItem) -> QuerySet[GoldenItemEvent]:
     return item.events.select_related("user").order_by("created_at", "id")
 
 
-def golden_review_queue(*, user) -> QuerySet[GoldenItem]:
+def golden_review_queue(*, user, team: Team | None = None) -> QuerySet[GoldenItem]:
     """Items in review; the ones this user may approve (not their own) first, oldest first."""
     from django.db.models import Case, IntegerField, Value, When
 
-    return golden_item_list(status=GoldenItem.Status.IN_REVIEW).annotate(
+    return golden_item_list(user=user, team=team, status=GoldenItem.Status.IN_REVIEW).annotate(
         own=Case(When(author=user, then=Value(1)), default=Value(0), output_field=IntegerField())
     ).order_by("own", "submitted_at", "id")
 
 
 def golden_item_similar(*, item: GoldenItem, limit: int = 5) -> list[tuple[GoldenItem, float]]:
-    """Live items whose prompts are nearest to this one's (pgvector, cosine)."""
+    """Live items of the same team whose prompts are nearest to this one's (pgvector, cosine)."""
     from pgvector.django import CosineDistance
 
     vector = GoldenItem.objects.filter(pk=item.pk).values_list("prompt_embedding", flat=True).first()
     if vector is None:
         return []
-    hits = (GoldenItem.objects.exclude(pk=item.pk).exclude(status=GoldenItem.Status.RETIRED)
+    hits = (GoldenItem.objects.filter(team_id=item.team_id).exclude(pk=item.pk)
+            .exclude(status=GoldenItem.Status.RETIRED)
             .filter(prompt_embedding__isnull=False).annotate(distance=CosineDistance("prompt_embedding", vector))
             .order_by("distance").defer("prompt_embedding")[:limit])
     return [(h, round(1.0 - float(h.distance), 4)) for h in hits]
 
 
-def golden_version_list() -> QuerySet[GoldenSetVersion]:
-    return GoldenSetVersion.objects.select_related("created_by").order_by("-number")
+def golden_version_list(*, team: Team) -> QuerySet[GoldenSetVersion]:
+    return GoldenSetVersion.objects.filter(team=team).select_related("created_by").order_by("-number")
 
 
-def golden_version_get(*, number: int) -> GoldenSetVersion:
-    return get_object_or_404(GoldenSetVersion, number=number)
+def golden_version_get(*, number: int, team: Team) -> GoldenSetVersion:
+    return get_object_or_404(GoldenSetVersion, team=team, number=number)
 
 
-def golden_version_latest() -> GoldenSetVersion | None:
-    return GoldenSetVersion.objects.order_by("-number").first()
+def golden_version_latest(*, team: Team | int) -> GoldenSetVersion | None:
+    return GoldenSetVersion.objects.filter(team_id=getattr(team, "pk", team)).order_by("-number").first()
 
 
 @dataclass(frozen=True)
@@ -193,14 +226,14 @@ def coverage_gaps(
     sql = f"""
         SELECT s.id, COALESCE((
             SELECT 1 - (g.prompt_embedding <=> s.prompt_embedding) FROM {golden_table} g
-            WHERE g.status = 'approved' AND g.prompt_embedding IS NOT NULL
+            WHERE g.status = 'approved' AND g.prompt_embedding IS NOT NULL AND g.team_id = %s
             ORDER BY g.prompt_embedding <=> s.prompt_embedding LIMIT 1), 0)
         FROM (SELECT id, prompt_embedding FROM {sample_table}
               WHERE deployment_id = %s AND prompt_embedding IS NOT NULL AND embedding_model = %s
               ORDER BY client_timestamp DESC LIMIT %s) s
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [deployment.id, embeddings.MODEL_NAME, sample_limit])
+        cursor.execute(sql, [deployment.team_id, deployment.id, embeddings.MODEL_NAME, sample_limit])
         rows = cursor.fetchall()
     nearest = {pk: float(sim) for pk, sim in rows}
     uncovered_ids = sorted(pk for pk, sim in nearest.items() if sim < radius)
@@ -232,8 +265,9 @@ def coverage_gaps(
     return CoverageReport(len(rows), len(uncovered_ids), radius, gaps[:max_gaps])
 
 
-def golden_items_by_ids(*, ids: list[int]) -> list[GoldenItem]:
-    return list(GoldenItem.objects.filter(pk__in=ids).order_by("pk"))
+def golden_items_by_ids(*, ids: list[int], user) -> list[GoldenItem]:
+    """The items with these ids among the teams `user` acts in (others are simply absent)."""
+    return list(golden_item_list(user=user).filter(pk__in=ids).order_by("pk"))
 
 
 # --- judge calibration against SMEs ----------------------------------------------------------------

@@ -75,11 +75,13 @@ class ItemListView(RoleRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         g = self.request.GET
         filters = {k: g.get(k, "").strip() for k in ("q", "status", "category", "tag", "source")}
-        items = selectors.golden_item_list(**filters).order_by("-updated_at", "-id")
+        team = selectors.golden_team(user=self.request.user, slug=g.get("team", ""))
+        items = selectors.golden_item_list(user=self.request.user, team=team, **filters).order_by("-updated_at", "-id")
         ctx.update(
-            filters=filters, page=Paginator(items, 50).get_page(g.get("page")), total=items.count(),
-            categories=selectors.golden_categories(), statuses=GoldenItem.Status.choices,
-            sources=GoldenItem.Source.choices, latest_version=selectors.golden_version_latest(),
+            filters=filters, page=Paginator(items, 50).get_page(g.get("page")), total=items.count(), team=team,
+            teams=drift_selectors.teams_acting(user=self.request.user).order_by("slug"),
+            categories=selectors.golden_categories(user=self.request.user, team=team), statuses=GoldenItem.Status.choices,
+            sources=GoldenItem.Source.choices, latest_version=selectors.golden_version_latest(team=team),
             querystring="&".join(f"{k}={v}" for k, v in filters.items() if v),
         )
         return ctx
@@ -92,13 +94,17 @@ class ItemCreateView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx.setdefault("values", {})
-        ctx["categories"] = selectors.golden_categories()
+        ctx["categories"] = selectors.golden_categories(user=self.request.user)
+        ctx["teams"] = drift_selectors.teams_acting(user=self.request.user).order_by("slug")
         return ctx
 
     def post(self, request):
         fields = _item_fields_from_post(request.POST)
+        slug = request.POST.get("team", "")
+        team = selectors.golden_team(user=request.user, slug=slug) if slug else None
         try:
-            item = services.golden_item_create(author=request.user, reason=request.POST.get("reason", ""), **fields)
+            item = services.golden_item_create(author=request.user, reason=request.POST.get("reason", ""), team=team,
+                                               **fields)
         except ValidationError as exc:
             return self.render_to_response(self.get_context_data(error=_error_text(exc), values=request.POST))
         messages.success(request, f"Draft #{item.pk} created. Submit it for review when it is ready.")
@@ -111,7 +117,7 @@ class ItemEditView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        item = selectors.golden_item_get(pk=pk)
+        item = selectors.golden_item_get(pk=pk, user=self.request.user)
         if "values" not in ctx:
             acc = item.acceptance or {}
             ctx["values"] = {
@@ -119,11 +125,11 @@ class ItemEditView(RoleRequiredMixin, TemplateView):
                 "tags": ", ".join(item.tags), "must_include": "|".join(acc.get("must_include", [])),
                 "must_not_include": "|".join(acc.get("must_not_include", [])), "regex": acc.get("regex", ""),
             }
-        ctx.update(item=item, categories=selectors.golden_categories())
+        ctx.update(item=item, categories=selectors.golden_categories(user=self.request.user, team=item.team))
         return ctx
 
     def post(self, request, pk: int):
-        item = selectors.golden_item_get(pk=pk)
+        item = selectors.golden_item_get(pk=pk, user=self.request.user)
         try:
             services.golden_item_update(item=item, user=request.user, reason=request.POST.get("reason", ""),
                                         **_item_fields_from_post(request.POST))
@@ -148,21 +154,21 @@ class ItemDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        item = selectors.golden_item_get(pk=pk)
+        item = selectors.golden_item_get(pk=pk, user=self.request.user)
         ctx.update(
             item=item, history=selectors.golden_item_history(item=item),
             prompt_segments=highlight(item.prompt), answer_segments=highlight(item.reference_answer),
             pii=[f for fs in services.item_pii(item).values() for f in fs],
             pii_blocks=services.item_pii_blocks(item), similar=selectors.golden_item_similar(item=item),
-            can_edit=has_role(self.request.user, SME),
+            can_edit=has_role(self.request.user, SME, team=item.team_id),
             is_author=item.author_id == self.request.user.pk,
         )
         return ctx
 
     def post(self, request, pk: int):
-        if not has_role(request.user, SME):
-            return HttpResponse("Only subject-matter experts change golden items.", status=403)
-        item = selectors.golden_item_get(pk=pk)
+        item = selectors.golden_item_get(pk=pk, user=self.request.user)
+        if not has_role(request.user, SME, team=item.team_id):
+            return HttpResponse("Only subject-matter experts of the item's team change golden items.", status=403)
         action = request.POST.get("action", "")
         if action not in ITEM_ACTIONS:
             return HttpResponse(f"Unknown action {action!r}.", status=400)
@@ -192,7 +198,7 @@ class ReviewQueueView(RoleRequiredMixin, TemplateView):
             ids = parse_id_list(request.POST.getlist("items"), name="items")
         except ValueError as exc:
             return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-        items = selectors.golden_items_by_ids(ids=ids)
+        items = selectors.golden_items_by_ids(ids=ids, user=request.user)
         try:
             version = services.golden_items_approve(items=items, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:
@@ -208,7 +214,9 @@ class VersionListView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["versions"] = selectors.golden_version_list()[:500]
+        team = selectors.golden_team(user=self.request.user, slug=self.request.GET.get("team", ""))
+        ctx.update(team=team, versions=selectors.golden_version_list(team=team)[:500],
+                   teams=drift_selectors.teams_acting(user=self.request.user).order_by("slug"))
         return ctx
 
 
@@ -218,7 +226,8 @@ class VersionDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, number: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        version = selectors.golden_version_get(number=number)
+        team = selectors.golden_team(user=self.request.user, slug=self.request.GET.get("team", ""))
+        version = selectors.golden_version_get(number=number, team=team)
         ctx.update(version=version, items=version.items.all())
         return ctx
 
@@ -233,9 +242,11 @@ class VersionDiffView(RoleRequiredMixin, TemplateView):
             old, new = int(self.request.GET.get("old", "")), int(self.request.GET.get("new", ""))
         except ValueError:
             raise Http404("Pick two versions to compare.") from None
-        ctx["diff"] = selectors.golden_version_diff(old=selectors.golden_version_get(number=old),
-                                                    new=selectors.golden_version_get(number=new))
-        ctx["versions"] = selectors.golden_version_list()[:500]
+        team = selectors.golden_team(user=self.request.user, slug=self.request.GET.get("team", ""))
+        ctx["diff"] = selectors.golden_version_diff(old=selectors.golden_version_get(number=old, team=team),
+                                                    new=selectors.golden_version_get(number=new, team=team))
+        ctx["versions"] = selectors.golden_version_list(team=team)[:500]
+        ctx["team"] = team
         return ctx
 
 
@@ -259,8 +270,10 @@ class ImportView(RoleRequiredMixin, TemplateView):
         except ValueError as exc:
             return self.render_to_response(self.get_context_data(error=str(exc)))
         try:
+            slug = request.POST.get("team", "")
             report = services.golden_import(user=request.user, fmt=fmt, content=content,
-                                            reason=request.POST.get("reason", ""), accept_duplicate_rows=accept)
+                                            reason=request.POST.get("reason", ""), accept_duplicate_rows=accept,
+                                            team=selectors.golden_team(user=request.user, slug=slug) if slug else None)
         except ValidationError as exc:
             return self.render_to_response(self.get_context_data(error=_error_text(exc)))
         return self.render_to_response(self.get_context_data(report=report, filename=upload.name))
@@ -272,7 +285,8 @@ class ExportView(RoleRequiredMixin, TemplateView):
     def get(self, request, fmt: str):
         if fmt not in ("jsonl", "csv"):
             raise Http404("Unknown format.")
-        items = selectors.golden_item_list(status=request.GET.get("status", "")).order_by("id")
+        team = selectors.golden_team(user=request.user, slug=request.GET.get("team", ""))
+        items = selectors.golden_item_list(user=request.user, team=team, status=request.GET.get("status", "")).order_by("id")
         response = HttpResponse(services.golden_export(fmt=fmt, items=items),
                                 content_type="application/x-ndjson" if fmt == "jsonl" else "text/csv")
         response["Content-Disposition"] = f'attachment; filename="golden-set.{fmt}"'
@@ -288,13 +302,13 @@ class RunListView(RoleRequiredMixin, TemplateView):
         deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
         ctx.update(deployment=deployment, runs=selectors.eval_run_list(deployment=deployment)[:200],
                    config=services.eval_config_get(deployment=deployment),
-                   can_run=has_role(self.request.user, ML_ENGINEER))
+                   can_run=has_role(self.request.user, ML_ENGINEER, team=deployment.team_id))
         return ctx
 
     def post(self, request, slug: str):
-        if not has_role(request.user, ML_ENGINEER):
-            return HttpResponse("Only ML engineers start evaluation runs.", status=403)
         deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
+        if not has_role(request.user, ML_ENGINEER, team=deployment.team_id):
+            return HttpResponse("Only ML engineers of the deployment's team start evaluation runs.", status=403)
         upload = request.FILES.get("answers")
         answers = None
         if upload is not None:
@@ -349,16 +363,16 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
         categories = [(c, rate, baseline_rates.get(c), run.category_counts.get(c, {}))
                       for c, rate in run.category_pass_rates.items()]
         ctx.update(run=run, results=selectors.eval_result_list(run=run), categories=categories,
-                   can_run=has_role(self.request.user, ML_ENGINEER), power=_power(run),
+                   can_run=has_role(self.request.user, ML_ENGINEER, team=run.deployment.team_id), power=_power(run),
                    calibration=selectors.judge_calibration_status(
                        deployment=run.deployment, judge_model=run.judge_model,
                        judge_prompt_version=run.judge_prompt_version) if run.judge_model else None)
         return ctx
 
     def post(self, request, pk: int):
-        if not has_role(request.user, ML_ENGINEER):
-            return HttpResponse("Only ML engineers choose the baseline.", status=403)
         run = selectors.eval_run_get(pk=pk, user=request.user)
+        if not has_role(request.user, ML_ENGINEER, team=run.deployment.team_id):
+            return HttpResponse("Only ML engineers of the deployment's team choose the baseline.", status=403)
         try:
             services.eval_run_set_baseline(run=run, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:
@@ -420,15 +434,15 @@ class JudgeCalibrationView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
         deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
-        is_sme = has_role(self.request.user, SME)
+        is_sme = has_role(self.request.user, SME, team=deployment.team_id)
         ctx.update(deployment=deployment, series=selectors.judge_calibration(deployment=deployment), is_sme=is_sme,
                    queue=selectors.judge_calibration_queue(deployment=deployment, user=self.request.user) if is_sme else [])
         return ctx
 
     def post(self, request, slug: str):
-        if not has_role(request.user, SME):
-            raise Http404
         deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
+        if not has_role(request.user, SME, team=deployment.team_id):
+            raise Http404
         verdict = request.POST.get("passed")
         try:
             result = selectors.eval_result_get(deployment=deployment, pk=int(request.POST.get("result", "0")))

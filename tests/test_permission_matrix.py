@@ -54,9 +54,9 @@ PK_KIND = [
     (re.compile(r"^(item-(detail|edit)|api-golden-item.*)$"), "golden_item"),
     (re.compile(r"^api-golden-calibration-label$"), "eval_result"),
 ]
-# Team-bound object kinds (the golden set is installation-wide today: see the hand-over notes).
+# Team-bound object kinds (every golden set belongs to a team, so golden items are too).
 TEAM_BOUND = {"sample", "verdict", "alert", "advice", "report", "eval_run", "eval_result", "flag", "deployment",
-              "drift_run"}
+              "drift_run", "golden_item", "team"}
 
 
 @dataclass
@@ -96,6 +96,8 @@ def _kinds(route: Route) -> set[str]:
         kinds.add("deployment")
     if "<int:run_id>" in route.pattern:
         kinds.add("drift_run")
+    if "<slug:team>" in route.pattern:
+        kinds.add("team")
     if "<int:sample_pk>" in route.pattern:
         kinds.add("sample")
     if "<int:pk>" in route.pattern:
@@ -141,6 +143,7 @@ def _world(personas, *, team, slug: str, power_user) -> TeamWorld:
         "eval_result": world.baseline_run.results.first(),
         "drift_run": DriftRun.objects.filter(deployment=world.deployment).first(),
         "golden_item": world.items[0][0],
+        "team": world.deployment.team,
     }
     missing = [k for k, v in objects.items() if v is None]
     assert not missing, f"the matrix fixture made no {missing}"
@@ -149,10 +152,10 @@ def _world(personas, *, team, slug: str, power_user) -> TeamWorld:
 
 def _url(route: Route, objects: dict) -> str:
     kinds = _kinds(route)
-    values = {"slug": objects["deployment"].slug, "run_id": objects["drift_run"].pk,
+    values = {"slug": objects["deployment"].slug, "team": objects["team"].slug, "run_id": objects["drift_run"].pk,
               "sample_pk": objects["sample"].pk, "fmt": "csv", "number": 1, "old": 1, "new": 1,
               "prefix": "ddp_nosuchkey"}
-    pk_kind = next((k for k in kinds if k not in ("deployment", "drift_run")), None)
+    pk_kind = next((k for k in kinds if k not in ("deployment", "drift_run", "team")), None)
     if "<int:pk>" in route.pattern:
         values["pk"] = objects[pk_kind].pk
     url = "/" + route.pattern

@@ -40,14 +40,14 @@ from .samples import (
     samples_store_vectors,
 )
 from .keys import api_key_revoke, ingestion_key_create, personal_token_create
-from .teams import team_membership_add
+from .teams import team_member_add, team_member_remove, team_membership_add
 
 __all__ = [
     "MAX_WINDOW_VECTORS", "SAMPLE_TABLE", "TARGET_COLUMNS", "IngestResult", "IngestedSample",
     "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
     "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
-    "team_membership_add", "deployment_update", "DEPLOYMENT_SETTINGS",
+    "team_membership_add", "team_member_add", "team_member_remove", "deployment_update", "DEPLOYMENT_SETTINGS",
     "api_key_revoke", "ingestion_key_create", "personal_token_create", "ReapResult", "runs_reap",
     "RetryRefused", "drift_run_claim", "drift_run_retry",
 ]

@@ -127,6 +127,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The audit triggers read the acting user from django-pghistory's context; this encoder resolves it at each
+# write statement (compliance/audit.py).
+PGHISTORY_JSON_ENCODER = "compliance.audit.ActorJSONEncoder"
+
 ROOT_URLCONF = "drift_app.urls"
 WSGI_APPLICATION = "drift_app.wsgi.application"
 ASGI_APPLICATION = "drift_app.asgi.application"

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from drift_app import embeddings
+from drift_app.models import Team
 from drift_app.validation import csv_safe, loads_strict, text_problem
 
 from ..models import (
@@ -25,7 +26,7 @@ from .common import (
     _reason,
     item_field_problems,
 )
-from .items import golden_item_create
+from .items import author_team, golden_item_create
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +141,11 @@ def parse_import(*, fmt: str, content: str) -> tuple[list[dict], list[RowProblem
     return rows, problems
 
 
-def _nearest_existing(vector: np.ndarray) -> tuple[GoldenItem | None, float]:
+def _nearest_existing(vector: np.ndarray, *, team: Team) -> tuple[GoldenItem | None, float]:
     from pgvector.django import CosineDistance
 
     hit = (
-        GoldenItem.objects.exclude(status=Status.RETIRED).filter(prompt_embedding__isnull=False)
+        GoldenItem.objects.filter(team=team).exclude(status=Status.RETIRED).filter(prompt_embedding__isnull=False)
         .annotate(distance=CosineDistance("prompt_embedding", vector)).order_by("distance")
         .only("id", "prompt").first()
     )
@@ -156,6 +157,7 @@ def _nearest_existing(vector: np.ndarray) -> tuple[GoldenItem | None, float]:
 @transaction.atomic
 def golden_import(
     *, user, fmt: str, content: str, reason: str, accept_duplicate_rows: list[int] | None = None,
+    team: Team | None = None,
 ) -> ImportReport:
     """Import items as drafts (source "imported").
 
@@ -164,6 +166,7 @@ def golden_import(
     which are reported for the SME to decide; rows listed in `accept_duplicate_rows` are stored anyway.
     """
     reason = _reason(reason)
+    team = author_team(author=user, team=team)
     accepted = set(accept_duplicate_rows or [])
     rows, problems = parse_import(fmt=fmt, content=content)
     report = ImportReport(rows=len(rows) + len([p for p in problems if p.field == "line"]))
@@ -197,7 +200,7 @@ def golden_import(
     kept: list[tuple[dict, np.ndarray]] = []
     for row, vector in zip(rows, vectors):
         n = row["_row"]
-        existing, similarity = _nearest_existing(vector)
+        existing, similarity = _nearest_existing(vector, team=team)
         dup = None
         if existing is not None and similarity >= NEAR_DUPLICATE_SIMILARITY:
             dup = NearDuplicate(n, row["prompt"], existing.id, None, existing.prompt, similarity)
@@ -212,7 +215,7 @@ def golden_import(
         item = golden_item_create(
             author=user, prompt=row["prompt"], reference_answer=row["reference_answer"], category=row["category"],
             tags=row.get("tags") or [], acceptance=row.get("acceptance") or {}, source=GoldenItem.Source.IMPORTED,
-            reason=f"Imported (row {n}): {reason}", _vector=vector,
+            reason=f"Imported (row {n}): {reason}", _vector=vector, team=team,
         )
         kept.append((row, vector))
         report.created.append(item.id)

@@ -6,11 +6,13 @@ import logging
 from collections import OrderedDict
 
 import numpy as np
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from drift_app import embeddings
+from drift_app.models import Team
+from drift_app.roles import SME, has_role, team_ids_with_role
 from drift_app.stats import scoring
 
 from ..models import (
@@ -88,9 +90,12 @@ def _embed_items(items: list[GoldenItem]) -> None:
 def golden_item_create(
     *, author, prompt: str, reference_answer: str, category: str, reason: str, tags: list[str] | None = None,
     acceptance: dict | None = None, source: str = "authored", source_sample=None, _vector=None,
+    team: Team | None = None,
 ) -> GoldenItem:
-    """Create a DRAFT item; its prompt is embedded at once (for near-duplicates and coverage)."""
+    """Create a DRAFT item in `team`'s golden set (default: the author's only SME team); its prompt is
+    embedded at once (for near-duplicates and coverage)."""
     reason = _reason(reason)
+    team = author_team(author=author, team=team)
     problems = item_field_problems(
         prompt=prompt, reference_answer=reference_answer, category=category, tags=tags, acceptance=acceptance,
     )
@@ -101,7 +106,7 @@ def golden_item_create(
     item = GoldenItem(
         prompt=prompt.strip(), reference_answer=reference_answer.strip(), category=category.strip().lower(),
         tags=_clean_tags(tags), acceptance=scoring.clean_acceptance(acceptance), source=source,
-        source_sample=source_sample, author=author, created_at=now, updated_at=now,
+        source_sample=source_sample, author=author, created_at=now, updated_at=now, team=team,
     )
     if _vector is not None:
         item.prompt_embedding, item.embedding_model = _vector, embeddings.MODEL_NAME
@@ -112,9 +117,31 @@ def golden_item_create(
     return item
 
 
-def _lock(item: GoldenItem) -> GoldenItem:
+def _require_sme(user, team_id: int) -> None:
+    # Pages and endpoints scope items to the caller's teams; the service checks the role again, in the
+    # team that owns the item, so an SME of another team (or a caller that skipped the view) is refused.
+    if not has_role(user, SME, team=team_id):
+        raise PermissionDenied("Only an SME of the team that owns this golden set may change it.")
+
+
+def author_team(*, author, team: Team | None = None) -> Team:
+    """The team a new item belongs to: `team` (where the author must be an SME), else the author's only SME team."""
+    if team is not None:
+        _require_sme(author, team.pk)
+        return team
+    ids = team_ids_with_role(author, (SME,))
+    if len(ids) != 1:
+        raise ValidationError({"team": "name the team whose golden set gets the item" if ids else
+                               "you are an SME in no team, so you cannot add golden items"})
+    return Team.objects.get(pk=ids[0])
+
+
+def _lock(item: GoldenItem, user=None) -> GoldenItem:
     # Re-read under a row lock: two reviewers clicking at once must not both act on a stale status.
-    return GoldenItem.objects.select_for_update().get(pk=item.pk)
+    locked = GoldenItem.objects.select_for_update().get(pk=item.pk)
+    if user is not None:
+        _require_sme(user, locked.team_id)
+    return locked
 
 
 @transaction.atomic
@@ -128,7 +155,7 @@ def golden_item_update(
     (what evaluations use) keeps its previously approved text until then.
     """
     reason = _reason(reason)
-    item = _lock(item)
+    item = _lock(item, user)
     if item.status == Status.RETIRED:
         raise ValidationError("A retired item cannot be edited; create a new item instead.")
     new = {
@@ -164,7 +191,7 @@ def golden_item_update(
 def golden_item_acknowledge_pii(*, item: GoldenItem, user, reason: str) -> GoldenItem:
     """Record that an SME checked the PII in the item's current text and accepts it (e.g. a fake address)."""
     reason = _reason(reason)
-    item = _lock(item)
+    item = _lock(item, user)
     found = item_pii(item)
     if not (found["prompt"] or found["reference_answer"]):
         raise ValidationError("This item contains no personal data to acknowledge.")
@@ -186,7 +213,7 @@ def _pii_message(item: GoldenItem) -> str:
 @transaction.atomic
 def golden_item_submit(*, item: GoldenItem, user, reason: str) -> GoldenItem:
     reason = _reason(reason)
-    item = _lock(item)
+    item = _lock(item, user)
     if item.status != Status.DRAFT:
         raise ValidationError(f"Only draft items can be submitted for review; this item is {item.get_status_display().lower()}.")
     if item_pii_blocks(item):
@@ -235,8 +262,8 @@ def _approve_one(item: GoldenItem, *, user, reason: str, now, writers: set[int] 
 def golden_item_approve(*, item: GoldenItem, user, reason: str) -> GoldenItem:
     """Approve an item in review (never by its author) and cut a new golden-set version."""
     reason = _reason(reason)
-    item = _approve_one(_lock(item), user=user, reason=reason, now=timezone.now())
-    golden_version_create(user=user, reason=f"Approved #{item.pk}: {reason}")
+    item = _approve_one(_lock(item, user), user=user, reason=reason, now=timezone.now())
+    golden_version_create(user=user, team=item.team, reason=f"Approved #{item.pk}: {reason}")
     return item
 
 
@@ -248,17 +275,21 @@ def golden_items_approve(*, items: list[GoldenItem], user, reason: str) -> Golde
         raise ValidationError("Select at least one item to approve.")
     now = timezone.now()
     locked = list(GoldenItem.objects.select_for_update().filter(pk__in=[i.pk for i in items]).order_by("pk"))
+    teams = {i.team_id for i in locked}
+    if len(teams) != 1:
+        raise ValidationError({"ids": "items of one team only: each team's golden set gets its own version"})
+    _require_sme(user, teams.pop())
     writers = _text_writers_since_approval([i.pk for i in locked])
     for item in locked:
         _approve_one(item, user=user, reason=reason, now=now, writers=writers[item.pk])
-    return golden_version_create(user=user, reason=f"Approved {len(locked)} item(s): {reason}")
+    return golden_version_create(user=user, team=locked[0].team, reason=f"Approved {len(locked)} item(s): {reason}")
 
 
 @transaction.atomic
 def golden_item_reject(*, item: GoldenItem, user, reason: str) -> GoldenItem:
     """Send an item in review back to draft with the reviewer's comment."""
     reason = _reason(reason)
-    item = _lock(item)
+    item = _lock(item, user)
     if item.status != Status.IN_REVIEW:
         raise ValidationError(f"Only items in review can be rejected; this item is {item.get_status_display().lower()}.")
     item.status, item.submitted_at, item.updated_at = Status.DRAFT, None, timezone.now()
@@ -271,7 +302,7 @@ def golden_item_reject(*, item: GoldenItem, user, reason: str) -> GoldenItem:
 def golden_item_retire(*, item: GoldenItem, user, reason: str) -> GoldenItem:
     """Retire an item. Retiring an approved item cuts a new version without it."""
     reason = _reason(reason)
-    item = _lock(item)
+    item = _lock(item, user)
     if item.status == Status.RETIRED:
         raise ValidationError("This item is already retired.")
     from_status = item.status
@@ -279,5 +310,5 @@ def golden_item_retire(*, item: GoldenItem, user, reason: str) -> GoldenItem:
     item.save(update_fields=["status", "retired_at", "updated_at"])
     _event(item, action=Action.RETIRED, user=user, reason=reason, from_status=from_status)
     if from_status == Status.APPROVED:
-        golden_version_create(user=user, reason=f"Retired #{item.pk}: {reason}")
+        golden_version_create(user=user, team=item.team, reason=f"Retired #{item.pk}: {reason}")
     return item

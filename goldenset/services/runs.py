@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from drift_app import outbound
 from drift_app.models import Deployment
 from drift_app.services import leases
+from drift_app.roles import SME, has_role
 from drift_app.stats import scoring
 
 from .. import scorers
@@ -38,10 +39,11 @@ Action = GoldenItemEvent.Action
 
 # --- evaluation runs -------------------------------------------------------------------------------
 
-def _latest_version() -> GoldenSetVersion:
-    version = GoldenSetVersion.objects.order_by("-number").first()
+def _latest_version(deployment: Deployment) -> GoldenSetVersion:
+    # The deployment's team's golden set: a team never evaluates against another team's items.
+    version = GoldenSetVersion.objects.filter(team_id=deployment.team_id).order_by("-number").first()
     if version is None or version.item_count == 0:
-        raise ValidationError("The golden set has no approved items yet: approve items before evaluating.")
+        raise ValidationError("The team's golden set has no approved items yet: approve items before evaluating.")
     return version
 
 
@@ -56,7 +58,7 @@ def eval_run_create(
     from the deployment's endpoint (path a). Items without an uploaded answer end errored.
     With queue=True the scoring runs in a worker after commit.
     """
-    version = _latest_version()
+    version = _latest_version(deployment)
     config = eval_config_get(deployment=deployment)
     model_version = (model_version or deployment.current_model_version).strip()
     if not model_version or len(model_version) > 200:
@@ -362,6 +364,8 @@ def judge_calibration_label(*, result: EvalResult, user, passed: bool, note: str
     """An SME's own pass/fail on an item the judge graded; one per SME and item (never overwritten)."""
     from ..models import JudgeCalibrationLabel
 
+    if not has_role(user, SME, team=result.run.deployment.team_id):
+        raise PermissionDenied("Only an SME of the deployment's team may label its judged items.")
     if result.judge_passed is None:
         raise ValidationError({"result": "the judge did not grade this item: nothing to calibrate against"})
     if not isinstance(passed, bool):

@@ -6,6 +6,8 @@ import logging
 
 from django.db import connection, transaction
 
+from drift_app.models import Team
+
 from ..models import (
     GoldenItem,
     GoldenItemEvent,
@@ -24,16 +26,16 @@ Action = GoldenItemEvent.Action
 # --- versions --------------------------------------------------------------------------------------
 
 @transaction.atomic
-def golden_version_create(*, user, reason: str) -> GoldenSetVersion:
-    """Snapshot the approved items into a new immutable version."""
+def golden_version_create(*, user, reason: str, team: Team) -> GoldenSetVersion:
+    """Snapshot the approved items of `team`'s golden set into a new immutable version."""
     with connection.cursor() as cursor:
-        # Versions are numbered 1, 2, 3...: serialise their creation across processes.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('goldenset.version'))")
-    items = list(GoldenItem.objects.filter(status=Status.APPROVED).defer("prompt_embedding").order_by("id"))
+        # Each team's versions are numbered 1, 2, 3...: serialise their creation across processes.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('goldenset.version'), %s)", [team.pk])
+    items = list(GoldenItem.objects.filter(team=team, status=Status.APPROVED).defer("prompt_embedding").order_by("id"))
     hashes = {i.id: item_content_hash(i) for i in items}
-    last = GoldenSetVersion.objects.order_by("-number").values_list("number", flat=True).first() or 0
+    last = GoldenSetVersion.objects.filter(team=team).order_by("-number").values_list("number", flat=True).first() or 0
     version = GoldenSetVersion(
-        number=last + 1, content_hash=version_content_hash(hashes), item_count=len(items), reason=reason,
+        team=team, number=last + 1, content_hash=version_content_hash(hashes), item_count=len(items), reason=reason,
         created_by=user,
     )
     version.save()

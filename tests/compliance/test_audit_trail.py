@@ -143,7 +143,8 @@ def test_truncate_is_guarded_by_a_statement_trigger_that_only_test_databases_pas
     assert "current_database() LIKE 'test%'" in source and "TRUNCATE" in source
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'compliance_auditevent'::regclass AND NOT tgisinternal ORDER BY tgname")
-        assert [r[0] for r in cursor.fetchall()] == ["compliance_auditevent_no_truncate", "compliance_auditevent_no_update_delete"]
+        assert [r[0] for r in cursor.fetchall()] == ["compliance_auditevent_chain", "compliance_auditevent_no_truncate",
+                                                     "compliance_auditevent_no_update_delete"]
 
 
 def test_every_model_the_issue_names_is_tracked(db):

@@ -42,6 +42,20 @@ def test_the_pdf_states_material_degradation_with_the_figures_in_the_database(sc
     assert report.material_degradation is True
 
 
+def test_the_pdf_and_the_report_page_print_the_audit_chain_head_of_its_generation(scenario, report, client, personas):
+    from compliance import chain
+
+    assert len(report.audit_chain_head) == 64 and report.audit_chain_head != chain.GENESIS
+    # The head is the hash of an event written before the report (not a constant): it is in the trail.
+    from compliance.models import AuditEvent
+
+    assert AuditEvent.objects.filter(hash=report.audit_chain_head).exists()
+    # A 64-character hash may wrap in the PDF's text; compare without white space.
+    assert report.audit_chain_head in re.sub(r"\s+", "", pdf_text(report))
+    client.force_login(personas.charlie)
+    assert report.audit_chain_head in client.get(f"/compliance/reports/{report.pk}/").content.decode()
+
+
 def test_the_figures_equal_the_database_rows(scenario, report):
     f = report.figures
     worst = f["material_degradation"]["worst"]
@@ -93,8 +107,13 @@ def test_regenerating_a_report_gives_identical_figures_and_identical_pdf_bytes(s
     again = services.report_generate(deployment=scenario.deployment, start=START, end=END, user=personas.erin)
     assert again.pk != report.pk
     assert again.figures_sha256 == report.figures_sha256
-    assert again.pdf_sha256 == report.pdf_sha256 and bytes(again.pdf) == bytes(report.pdf)
     assert again.csv == report.csv
+    # The PDF prints the audit chain head of its generation, which moved on (the first report is an event):
+    # rendered with the same head, the bytes are identical.
+    assert again.audit_chain_head != report.audit_chain_head
+    same_head = services.report_render(deployment=scenario.deployment, start=START, end=END,
+                                       audit_chain_head=report.audit_chain_head)
+    assert same_head.pdf_sha256 == report.pdf_sha256 and same_head.pdf == bytes(report.pdf)
 
 
 def test_a_threshold_changed_after_the_period_leaves_the_periods_report_unchanged(scenario, report):

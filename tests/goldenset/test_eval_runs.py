@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
+from drift_app.models import default_team_id
 from goldenset import selectors, services
 from goldenset.llm_client import ChatClient
 from goldenset.models import EvalRun
@@ -27,7 +28,7 @@ GOOD = ["The Pro plan costs $49 per month.", "We keep access logs for 90 days.",
 
 def test_a_run_pins_the_latest_version_and_scores_each_item(deployment, golden):
     run = run_uploaded(deployment, golden, GOOD, "v1")
-    assert run.status == "succeeded" and run.golden_version == selectors.golden_version_latest()
+    assert run.status == "succeeded" and run.golden_version == selectors.golden_version_latest(team=default_team_id())
     assert run.pass_rate == 1.0 and run.category_pass_rates == {"accounts": 1.0, "billing": 1.0, "security": 1.0}
     assert run.is_baseline  # the first successful run becomes the baseline
     results = {r.item_id: r for r in run.results.all()}

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from goldenset import services
 from goldenset.models import GoldenItem, GoldenSetVersion
+from tests.base import join_team
 
 from .conftest import approve, make_item
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 def dave(personas):
     """A third SME, who never touched the item."""
     user = User.objects.create_user(username="dave", password="x")
-    user.groups.add(Group.objects.get_or_create(name="sme")[0])
+    join_team(user, "sme")
     return user
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from drift_app.models import default_team_id
 from goldenset import selectors, services
 from goldenset.models import (
     GoldenItem,
@@ -51,7 +52,7 @@ def test_the_database_also_refuses_an_approver_who_is_the_author(personas):
 def test_another_sme_approves_and_a_version_is_cut(personas):
     item = approve(make_item(personas.bob), author=personas.bob, approver=personas.carol)
     assert item.status == "approved" and item.approver == personas.carol
-    version = selectors.golden_version_latest()
+    version = selectors.golden_version_latest(team=default_team_id())
     assert version.number == 1 and version.item_count == 1
     assert [vi.item_id for vi in version.items.all()] == [item.pk]
     actions = [e.action for e in selectors.golden_item_history(item=item)]
@@ -104,7 +105,7 @@ def test_editing_an_approved_item_returns_it_to_draft_and_keeps_the_version(pers
                                        reference_answer="The Pro plan costs $59 per month.")
     assert item.status == "draft" and item.revision == 2 and item.approver is None
     # The latest version still holds the text that was approved.
-    assert selectors.golden_version_latest().items.get().reference_answer == "The Pro plan costs $49 per month."
+    assert selectors.golden_version_latest(team=default_team_id()).items.get().reference_answer == "The Pro plan costs $49 per month."
 
 
 def test_an_identical_edit_is_refused(personas):
@@ -115,7 +116,7 @@ def test_an_identical_edit_is_refused(personas):
 
 def test_versions_and_their_items_are_immutable(personas):
     approve(make_item(personas.bob), author=personas.bob, approver=personas.carol)
-    version = selectors.golden_version_latest()
+    version = selectors.golden_version_latest(team=default_team_id())
     version.reason = "rewritten"
     with pytest.raises(ImmutableError):
         version.save()
@@ -130,7 +131,7 @@ def test_versions_and_their_items_are_immutable(personas):
 
 def test_the_content_hash_is_stable_and_depends_only_on_approved_content(personas):
     item = approve(make_item(personas.bob), author=personas.bob, approver=personas.carol)
-    v1 = selectors.golden_version_latest()
+    v1 = selectors.golden_version_latest(team=default_team_id())
     expected = services.version_content_hash({item.pk: services.item_content_hash(item)})
     assert v1.content_hash == expected and len(expected) == 64
     # A draft that is not approved does not change the hash of the next version.
@@ -138,13 +139,13 @@ def test_the_content_hash_is_stable_and_depends_only_on_approved_content(persona
     other = make_item(personas.bob, prompt="Is data encrypted?", reference="Yes, AES-256.")
     approve(other, author=personas.bob, approver=personas.carol)
     services.golden_item_retire(item=other, user=personas.carol, reason="duplicate")
-    v3 = selectors.golden_version_latest()
+    v3 = selectors.golden_version_latest(team=default_team_id())
     assert v3.number == 3 and v3.content_hash == v1.content_hash
 
 
 def test_the_diff_lists_added_changed_and_retired_items(personas, golden):
     price, logs, password = golden
-    v1 = selectors.golden_version_latest()
+    v1 = selectors.golden_version_latest(team=default_team_id())
     services.golden_item_retire(item=logs, user=personas.carol, reason="policy moved")
     price = services.golden_item_update(item=price, user=personas.bob, reason="price rise",
                                         reference_answer="The Pro plan costs $59 per month.",
@@ -152,7 +153,7 @@ def test_the_diff_lists_added_changed_and_retired_items(personas, golden):
     approve(price, author=personas.bob, approver=personas.carol)
     approve(make_item(personas.carol, prompt="Do you have webhooks?", reference="Yes."),
             author=personas.carol, approver=personas.bob)
-    diff = selectors.golden_version_diff(old=v1, new=selectors.golden_version_latest())
+    diff = selectors.golden_version_diff(old=v1, new=selectors.golden_version_latest(team=default_team_id()))
     assert [vi.item_id for vi in diff.retired] == [logs.pk]
     assert [(a.item_id, a.revision, b.revision) for a, b in diff.changed] == [(price.pk, 1, 2)]
     assert [vi.prompt for vi in diff.added] == ["Do you have webhooks?"]

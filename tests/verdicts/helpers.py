@@ -54,6 +54,7 @@ class World:
         `revise` of those at a new revision), then new ones. Becomes the version later runs use."""
         version = GoldenSetVersion.objects.create(
             number=next(_seq) + 1000, content_hash="0" * 64, item_count=items, reason="test", created_by=self.author,
+            team=self.deployment.team,
         )
         rows = []
         old = getattr(self, "items", [])
@@ -66,7 +67,7 @@ class World:
                 item = GoldenItem.objects.create(
                     prompt=f"question {k}", reference_answer=f"answer {k}",
                     category="security" if i % 5 in (3, 4) else "billing",
-                    author=self.author, status=GoldenItem.Status.APPROVED,
+                    author=self.author, status=GoldenItem.Status.APPROVED, team=self.deployment.team,
                 )
                 revision = 1
             vi = GoldenSetVersionItem.objects.create(
