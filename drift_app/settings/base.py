@@ -337,6 +337,12 @@ DRIFTDESK_BACKFILL_GRACE_SECONDS = _int("DRIFTDESK_BACKFILL_GRACE_SECONDS", 120,
 DRIFTDESK_EMBED_LEASE_SECONDS = _int("DRIFTDESK_EMBED_LEASE_SECONDS", 600, minimum=1)
 # At most this many samples queued per backfill run (the queue never grows by more per beat).
 DRIFTDESK_BACKFILL_CAP = _int("DRIFTDESK_BACKFILL_CAP", 20_000, minimum=1)
+# Samples are stored in monthly partitions (drift_app.partitions): the daily beat creates this many months
+# ahead of the current one, and drops months older than DRIFTDESK_SAMPLE_RETENTION_MONTHS (0: keep all),
+# keeping every evidence sample. A partition drop waits at most this long for its table lock.
+DRIFTDESK_PARTITIONS_AHEAD = _int("DRIFTDESK_PARTITIONS_AHEAD", 2, minimum=1)
+DRIFTDESK_SAMPLE_RETENTION_MONTHS = _int("DRIFTDESK_SAMPLE_RETENTION_MONTHS", 0, minimum=0)
+DRIFTDESK_PARTITION_LOCK_TIMEOUT_MS = _int("DRIFTDESK_PARTITION_LOCK_TIMEOUT_MS", 10_000, minimum=1)
 # Drift runs and baselines without progress for this long are failed by the reaper (see services/reaper.py).
 DRIFTDESK_RUN_LEASE_SECONDS = _int("DRIFTDESK_RUN_LEASE_SECONDS", 3600, minimum=60)
 
