@@ -54,10 +54,12 @@ CREATE INDEX sample_unembedded ON {TABLE} (received_at) WHERE prompt_embedding I
 # yet; returns how many it created. Concurrent callers serialise on a transaction advisory lock and
 # re-check, so two ingestions needing the same new month create it once. Creating a partition takes an
 # ACCESS EXCLUSIVE lock on the parent until commit: the beat task creates months ahead so ingestion
-# only ever does it for timestamps outside them (late or back-filled data).
+# only ever does it for timestamps outside them (late or back-filled data). SECURITY DEFINER: creating a
+# partition needs the owner's rights, which a runtime role without table ownership does not have; the
+# function only ever creates month tables of this one table, named and bounded from the timestamps.
 ENSURE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION drift_app_sample_partitions_ensure(stamps timestamptz[]) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     month timestamp;
     name text;

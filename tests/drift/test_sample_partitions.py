@@ -189,3 +189,37 @@ def test_a_flag_cannot_point_at_a_sample_that_does_not_exist(personas):
                             reason="incorrect")
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_racing_with_one_external_id_in_different_months_store_it_once():
+    import threading
+
+    from django.db import connections
+
+    deployment = factories.deployment()
+    services.samples_ingest(deployment=deployment, records=[_record("warm", dt.datetime(2022, 1, 1, tzinfo=UTC)),
+                                                            _record("warm2", dt.datetime(2022, 2, 1, tzinfo=UTC))])
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def send(month: int):
+        try:
+            barrier.wait()
+            results.append(services.samples_ingest(
+                deployment=deployment, records=[_record(f"e{i}", dt.datetime(2022, month, 1 + i, tzinfo=UTC))
+                                                for i in range(20)]))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(m,)) for m in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert not errors
+    assert ProductionSample.objects.filter(deployment=deployment, external_id__startswith="e").count() == 20
+    first, second = ({s.external_id: s.id for s in r.samples} for r in results)
+    assert first == second
