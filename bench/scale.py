@@ -37,9 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import ROOT, emit, log, scratch_database, setup_django, start_redis  # noqa: E402
 
 DB_NAME = "driftdesk_bench_scale"
-START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-MONTH = dt.timedelta(days=30)
-CHUNK = 100_000
+CHUNK = 50_000
 
 
 class PeakRss:
@@ -69,63 +67,161 @@ class PeakRss:
         self.mb = self.peak / 2**20
 
 
-def _unit(rng, centres, labels):
+NOISE_BANK = 65_536
+
+
+def _unit(rng, centres, labels, bank):
+    """Unit vectors near their label's centre. The noise is the sum of two rows drawn from a fixed bank of
+    Gaussian rows (65,536² combinations, so practically no two samples share it): drawing fresh Gaussians
+    for millions of 384-d vectors would cost more than writing them to PostgreSQL."""
     import numpy as np
 
-    v = centres[labels] + 0.35 * rng.standard_normal((len(labels), centres.shape[1])).astype(np.float32)
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    i = rng.integers(0, len(bank), len(labels))
+    j = rng.integers(0, len(bank), len(labels))
+    v = centres[labels] + 0.25 * (bank[i] + bank[j])
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+MONTHS = [dt.datetime(2026, m, 1, tzinfo=dt.UTC) for m in (1, 2, 3, 4)]  # January, February (the window), March
+PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def _row_dtype(dim: int, model: bytes):
+    """One sample as a fixed-width binary COPY tuple: every text column has the same length in every row,
+    so a chunk of rows is one numpy structured array (no per-row Python)."""
+    import numpy as np
+
+    def vec(name):
+        return [(f"{name}_len", ">i4"), (f"{name}_dim", ">i2"), (f"{name}_unused", ">i2"), (name, ">f4", (dim,))]
+
+    def field(name, fmt):
+        return [(f"{name}_len", ">i4"), (name, fmt)]
+
+    return np.dtype(
+        [("nfields", ">i2")] + field("id", ">i8") + field("external_id", "S11") + field("prompt", "S21")
+        + field("response", "S6") + field("model_version", "S2") + field("client_timestamp", ">i8")
+        + field("received_at", ">i8") + field("metadata", "S3") + vec("prompt_embedding") + vec("response_embedding")
+        + field("embedding_model", f"S{len(model)}") + field("embedded_at", ">i8") + field("deployment_id", ">i8")
+        + [("embed_queued_at_len", ">i4")] + field("scores", "S3")
+    )
+
+
+COPY_COLUMNS = ("id, external_id, prompt, response, model_version, client_timestamp, received_at, metadata, "
+                "prompt_embedding, response_embedding, embedding_model, embedded_at, deployment_id, "
+                "embed_queued_at, scores")
+
+
+def _drop_keys(cursor) -> list[str]:
+    """Drop the samples table's indexes and constraints (all partitions); return the DDL to rebuild them.
+    Bulk loads build indexes once at the end instead of maintaining them row by row."""
+    cursor.execute("""SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+                      WHERE conrelid = 'drift_app_productionsample'::regclass AND contype IN ('p', 'u', 'f')""")
+    constraints = cursor.fetchall()
+    cursor.execute("""SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'drift_app_productionsample'
+                      AND indexname NOT IN (SELECT conname FROM pg_constraint
+                                            WHERE conrelid = 'drift_app_productionsample'::regclass)""")
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    for name, _ in constraints:
+        cursor.execute(f'ALTER TABLE drift_app_productionsample DROP CONSTRAINT "{name}"')
+    return ([f'ALTER TABLE drift_app_productionsample ADD CONSTRAINT "{n}" {d}' for n, d in constraints]
+            + [d for _, d in indexes])
 
 
 def populate(n: int, window: int):
-    """n samples over three months; the drift window (middle month) gets `window` of them."""
+    """n samples over three calendar months, February (the drift window) holding `window` of them.
+
+    Loaded the way a bulk import should be: partitions first, keys and indexes dropped, rows written by
+    binary COPY straight into their month's partition, then keys and indexes built once per partition.
+    """
     import numpy as np
     from django.db import connection
 
-    from drift_app import embeddings, pgbinary
+    from drift_app import embeddings, partitions, pgbinary
     from drift_app.models import Deployment
 
     deployment = Deployment.objects.create(name="Scale bot", slug="scale-bot", current_model_version="v1",
                                            min_window_samples=200)
     rng = np.random.default_rng(7)
-    centres = rng.standard_normal((40, embeddings.DIMENSIONS)).astype(np.float32)
+    dim = embeddings.DIMENSIONS
+    model = embeddings.MODEL_NAME.encode()
+    dtype = _row_dtype(dim, model)
+    centres = rng.standard_normal((40, dim), dtype=np.float32)
+    bank = rng.standard_normal((NOISE_BANK, dim), dtype=np.float32)
     window = min(window, n // 2)
-    rest = n - window
-    # Samples 0..rest/2 in month 1, the window's samples in month 2, the rest in month 3.
-    month1 = rest // 2
+    month1 = (n - window) // 2
+    # Rows [bounds[k], bounds[k+1]) are spread evenly over MONTHS[k]..MONTHS[k+1].
+    bounds = [0, month1, month1 + window, n]
+    partitions.ensure(MONTHS[:3])
+    timings = {}
+    t0 = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE drift_app_productionsample SET (autovacuum_enabled = false)")
-    for start in range(0, n, CHUNK):
-        ids = np.arange(start, min(n, start + CHUNK), dtype=np.int64)
-        in_window = (ids >= month1) & (ids < month1 + window)
-        # The window draws half its prompts from topics the first month never saw: drift to find.
-        labels = np.where(in_window & (ids % 2 == 0), 20 + ids % 20, ids % 20)
-        p, r = _unit(rng, centres, labels), _unit(rng, centres, ids % 20)
-        payload = pgbinary.encode_id_vectors(ids, p, r)
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS _scale_in (id bigint, p vector(384), r vector(384))")
-            cursor.execute("TRUNCATE _scale_in")
-            with cursor.cursor.copy("COPY _scale_in (id, p, r) FROM STDIN (FORMAT BINARY)") as copy:
+        rebuild = _drop_keys(cursor)
+        for m in range(3):
+            cursor.execute(f"ALTER TABLE drift_app_productionsample_p{MONTHS[m]:%Y_%m} SET (autovacuum_enabled = false)")
+    timings["drop_keys_seconds"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    generate_seconds = 0.0
+    for m in range(3):
+        lo, hi = bounds[m], bounds[m + 1]
+        span_us = (MONTHS[m + 1] - MONTHS[m]) / dt.timedelta(microseconds=1)
+        first_us = (MONTHS[m] - PG_EPOCH) / dt.timedelta(microseconds=1)
+        for start in range(lo, hi, CHUNK):
+            g0 = time.perf_counter()
+            ids = np.arange(start, min(hi, start + CHUNK), dtype=np.int64)
+            # The window draws half its prompts from topics the first month never saw: drift to find.
+            labels = np.where((m == 1) & (ids % 2 == 0), 20 + ids % 20, ids % 20)
+            rows = np.empty(len(ids), dtype=dtype)
+            rows["nfields"] = 15
+            for name, size in (("id", 8), ("external_id", 11), ("prompt", 21), ("response", 6), ("model_version", 2),
+                               ("client_timestamp", 8), ("received_at", 8), ("metadata", 3),
+                               ("embedding_model", len(model)), ("embedded_at", 8), ("deployment_id", 8), ("scores", 3)):
+                rows[f"{name}_len"] = size
+            rows["id"] = ids + 1
+            rows["external_id"] = np.char.add(b"s", np.char.zfill(ids.astype("S10"), 10))
+            rows["prompt"] = np.char.add(b"prompt about topic ", np.char.zfill((ids % 20).astype("S2"), 2))
+            rows["response"] = b"answer"
+            rows["model_version"] = b"v1"
+            stamps = (first_us + (ids - lo) * (span_us / max(hi - lo, 1))).astype(np.int64)
+            rows["client_timestamp"] = rows["received_at"] = rows["embedded_at"] = stamps
+            rows["metadata"] = rows["scores"] = b"\x01{}"  # jsonb binary: version 1, then the text
+            for name, vectors in (("prompt_embedding", _unit(rng, centres, labels, bank)),
+                                  ("response_embedding", _unit(rng, centres, ids % 20, bank))):
+                rows[f"{name}_len"] = 4 + 4 * dim
+                rows[f"{name}_dim"] = dim
+                rows[f"{name}_unused"] = 0
+                rows[name] = vectors
+            rows["embedding_model"] = model
+            rows["deployment_id"] = deployment.id
+            rows["embed_queued_at_len"] = -1  # NULL
+            payload = pgbinary.HEADER + rows.tobytes() + pgbinary.TRAILER
+            del rows
+            generate_seconds += time.perf_counter() - g0
+            with connection.cursor() as cursor, cursor.cursor.copy(
+                f"COPY drift_app_productionsample_p{MONTHS[m]:%Y_%m} ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
                 copy.write(payload)
-            cursor.execute(
-                """INSERT INTO drift_app_productionsample
-                   (deployment_id, external_id, prompt, response, client_timestamp, received_at, model_version,
-                    metadata, prompt_embedding, response_embedding, embedding_model, embedded_at)
-                   SELECT %(d)s, 's' || v.id, 'prompt about topic ' || (v.id %% 20), 'answer', ts, ts, 'v1',
-                          '{}'::jsonb, v.p, v.r, %(model)s, ts
-                   FROM _scale_in v,
-                   LATERAL (SELECT CASE
-                       WHEN v.id < %(m1)s THEN %(s1)s + (v.id::float8 / greatest(%(m1)s, 1)) * interval '30 days'
-                       WHEN v.id < %(m1)s + %(w)s THEN %(s2)s + ((v.id - %(m1)s)::float8 / %(w)s) * interval '30 days'
-                       ELSE %(s3)s + ((v.id - %(m1)s - %(w)s)::float8 / greatest(%(n)s - %(m1)s - %(w)s, 1))
-                            * interval '30 days' END AS ts) t""",
-                {"d": deployment.id, "model": embeddings.MODEL_NAME, "m1": month1, "w": window, "n": n,
-                 "s1": START, "s2": START + MONTH, "s3": START + 2 * MONTH},
-            )
-        log(f"  {min(n, start + CHUNK):,} / {n:,} samples")
+            done = min(hi, start + CHUNK)
+            log(f"  {done:,} / {n:,} samples ({done / (time.perf_counter() - t0):,.0f} rows/s)")
+    timings["copy_seconds"] = round(time.perf_counter() - t0, 1)
+    timings["generate_seconds"] = round(generate_seconds, 1)  # synthetic rows built in numpy (inside copy_seconds)
+    timings["copy_rows_per_s"] = round(n / (time.perf_counter() - t0))
+    t0 = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE drift_app_productionsample RESET (autovacuum_enabled)")
+        cursor.execute("SELECT setval('drift_app_productionsample_id_seq', %s)", [n + 1])
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        for ddl in rebuild:
+            cursor.execute(ddl)
+    timings["index_seconds"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        for m in range(3):
+            cursor.execute(f"ALTER TABLE drift_app_productionsample_p{MONTHS[m]:%Y_%m} RESET (autovacuum_enabled)")
         cursor.execute("VACUUM ANALYZE drift_app_productionsample")
-    return deployment, window
+    timings["vacuum_analyze_seconds"] = round(time.perf_counter() - t0, 1)
+    return deployment, window, timings
 
 
 def database_part(args) -> dict:
@@ -135,29 +231,31 @@ def database_part(args) -> dict:
         url = scratch_database(DB_NAME)
         setup_django(url, broker)
         t0 = time.perf_counter()
-        deployment, window = populate(args.samples, args.window)
+        deployment, window, load_timings = populate(args.samples, args.window)
         load_seconds = time.perf_counter() - t0
-        log(f"loaded {args.samples:,} samples in {load_seconds:.0f} s")
+        log(f"loaded {args.samples:,} samples in {load_seconds:.0f} s: {load_timings}")
 
-        from django.contrib.auth.models import Group, User
+        from django.contrib.auth.models import User
         from django.test import Client
 
         from compliance import services as compliance_services
         from drift_app import services
         from drift_app.models import DriftRun
 
-        baseline = services.baseline_create(deployment=deployment, period_start=START, period_end=START + MONTH,
+        baseline = services.baseline_create(deployment=deployment, period_start=MONTHS[0], period_end=MONTHS[1],
                                             max_samples=20_000, enqueue=False)
         services.baseline_fit(baseline=baseline)
-        (run,) = services.drift_runs_create(deployment=deployment, window_start=START + MONTH,
-                                            window_end=START + 2 * MONTH, targets=("prompts",), enqueue=False)
+        (run,) = services.drift_runs_create(deployment=deployment, window_start=MONTHS[1],
+                                            window_end=MONTHS[2], targets=("prompts",), enqueue=False)
         with PeakRss() as drift:
             run = services.drift_run_compute(run=run)
         log(f"drift run over {run.sample_count:,} samples: {drift.seconds:.1f} s, {run.status}, drifted={run.drifted}")
         assert run.status == DriftRun.Status.COMPLETED, (run.status, run.error)
 
         engineer = User.objects.create_user("scale-engineer")
-        engineer.groups.add(Group.objects.get(name="ml_engineer"))
+        from drift_app.services import team_membership_add
+
+        team_membership_add(user=engineer, role="ml_engineer", team=deployment.team)
         client = Client()
         client.force_login(engineer)
         with PeakRss() as dashboard:
@@ -166,20 +264,21 @@ def database_part(args) -> dict:
         log(f"dashboard: {dashboard.seconds:.1f} s")
 
         with PeakRss() as report:
-            compliance_services.report_generate(deployment=deployment, start=START, end=START + 3 * MONTH)
+            compliance_services.report_generate(deployment=deployment, start=MONTHS[0], end=MONTHS[3])
         log(f"compliance report: {report.seconds:.1f} s")
 
         with PeakRss() as drop:
-            dropped = services.samples_purge(deployment=deployment, before=START + MONTH)
-        log(f"dropping the first month ({dropped:,} samples): {drop.seconds:.1f} s")
+            (january,) = [d for d in services.samples_drop_months(before=MONTHS[1]) if d.month == MONTHS[0]]
+        dropped = january.dropped
+        log(f"dropping the first month ({dropped:,} samples, {january.kept} evidence samples kept): {drop.seconds:.1f} s")
         return {
-            "samples": args.samples, "load_seconds": round(load_seconds, 1),
+            "samples": args.samples, "load_seconds": round(load_seconds, 1), **load_timings,
             "drift_window_samples": run.sample_count, "drift_evaluated_samples": run.evaluated_count,
             "drift_seconds": round(drift.seconds, 2), "drift_peak_mb": round(drift.mb),
             "dashboard_seconds": round(dashboard.seconds, 2), "dashboard_peak_mb": round(dashboard.mb),
             "report_seconds": round(report.seconds, 2), "report_peak_mb": round(report.mb),
             "drop_month_samples": dropped, "drop_month_seconds": round(drop.seconds, 2),
-            "drop_month_method": "DELETE (samples are not partitioned)", "drop_peak_mb": round(drop.mb),
+            "drop_month_method": "DROP TABLE of the month's partition", "drop_peak_mb": round(drop.mb),
             "peak_mb": round(max(drift.mb, dashboard.mb, report.mb, drop.mb)),
         }
     finally:

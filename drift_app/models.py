@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -7,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import VectorField
 
+from . import partitions
 from .embeddings import DIMENSIONS, MODEL_NAME
 
 
@@ -138,8 +141,28 @@ class Deployment(models.Model):
             raise ValidationError({"review_drop_pct": "must not exceed code_red_drop_pct"})
 
 
+def _stamp(value) -> dt.datetime | None:
+    """A client_timestamp as the ORM would store it (it also takes ISO strings and naive datetimes)."""
+    value = models.DateTimeField().to_python(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+class SampleQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        # Samples live in monthly partitions (drift_app.partitions): a row's month must exist first.
+        objs = list(objs)
+        partitions.ensure(_stamp(o.client_timestamp) for o in objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class ProductionSample(models.Model):
-    """One prompt/response pair served by a deployment, as reported by the client."""
+    """One prompt/response pair served by a deployment, as reported by the client.
+
+    Stored in monthly partitions on client_timestamp (migration 0011): the database's primary key is
+    (id, client_timestamp), ids stay unique through their sequence, and retention drops whole months.
+    """
 
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="samples")
     external_id = models.CharField(
@@ -166,9 +189,14 @@ class ProductionSample(models.Model):
     # samples whose claim is older than DRIFTDESK_EMBED_LEASE_SECONDS, so it never re-queues live work.
     embed_queued_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SampleQuerySet.as_manager()
+
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["deployment", "external_id"], name="sample_external_id_unique"),
+            # A unique key of a partitioned table must include the partition key; external ids stay
+            # unique per deployment whatever the timestamp through samples_ingest (it checks all months).
+            models.UniqueConstraint(fields=["deployment", "external_id", "client_timestamp"],
+                                    name="sample_external_id_unique"),
         ]
         indexes = [
             models.Index(fields=["deployment", "client_timestamp"], name="sample_deployment_time"),
@@ -191,6 +219,10 @@ class ProductionSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment.slug}:{self.external_id}"
+
+    def save(self, *args, **kwargs):
+        partitions.ensure([_stamp(self.client_timestamp)])
+        super().save(*args, **kwargs)
 
     @property
     def is_embedded(self) -> bool:

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from . import embeddings, pgbinary
-from .models import ApiKey, Deployment, ProductionSample, Team, TeamMembership
+from .models import ApiKey, Baseline, Deployment, ProductionSample, Team, TeamMembership
 from .roles import acting_roles, team_ids_with_role
 
 
@@ -190,12 +190,14 @@ def sample_vectors(
     if at_most is not None:
         m = int(at_most)
         offset = (seed * 0.6180339887498949) % 1.0
-        sql = f"""SELECT id, {column} FROM {table} WHERE id IN (
+        # The outer query repeats the filters so that it reads only the window's months (partition pruning).
+        sql = f"""SELECT id, {column} FROM {table} WHERE {' AND '.join(where)} AND id IN (
                     SELECT id FROM (
                       SELECT id, row_number() OVER (ORDER BY client_timestamp, id) - 1 AS k, count(*) OVER () AS n
                       FROM {table} WHERE {' AND '.join(where)}) w
                     WHERE n <= {m} OR floor(k * {m}::float8 / n + {offset!r}) < floor((k + 1) * {m}::float8 / n + {offset!r})
                   ) ORDER BY id"""
+        params = params + params
     else:
         sql = f"SELECT id, {column} FROM {table} WHERE {' AND '.join(where)} ORDER BY id"
     if limit is not None:
@@ -210,6 +212,28 @@ def sample_vectors(
     if not buf:
         return np.zeros(0, dtype=np.int64), np.zeros((0, embeddings.DIMENSIONS), dtype=np.float32)
     return pgbinary.decode_id_vector(bytes(buf), embeddings.DIMENSIONS)
+
+
+def sample_nearest_ids(
+    *, deployment: Deployment, start: dt.datetime, end: dt.datetime, vector: np.ndarray, limit: int,
+    target: str = "prompt",
+) -> np.ndarray:
+    """Ids of the window's `limit` samples nearest `vector` (cosine), nearest first.
+
+    The distances are computed in PostgreSQL over the window's months: only ids leave the database,
+    never the window's vectors (the dashboard map and the advice export use this on windows of any size).
+    """
+    column = {"prompt": "prompt_embedding", "response": "response_embedding"}[target]
+    literal = "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT id FROM {ProductionSample._meta.db_table}
+                WHERE deployment_id = %s AND {column} IS NOT NULL AND embedding_model = %s
+                  AND client_timestamp >= %s AND client_timestamp < %s
+                ORDER BY {column} <=> %s::vector, id LIMIT %s""",
+            [deployment.id, embeddings.MODEL_NAME, start, end, literal, int(limit)],
+        )
+        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64)
 
 
 def sample_vector_count(*, deployment: Deployment, target: str, start: dt.datetime, end: dt.datetime) -> int:
@@ -272,6 +296,31 @@ def evidence_sample_ids(*, deployment: Deployment) -> set[int]:
             relation.related_model._default_manager.filter(**{f"{field.name}__deployment": deployment})
             .exclude(**{f"{field.attname}__isnull": True})
             .values_list(field.attname, flat=True)
+        )
+    return ids
+
+
+def evidence_sample_ids_between(*, start: dt.datetime, end: dt.datetime) -> set[int]:
+    """Samples of every deployment served in [start, end) that are evidence (as evidence_sample_ids) or
+    belong to an active baseline: what retention keeps when it drops that month."""
+    from django.db.models import PROTECT
+
+    ids: set[int] = set()
+    for relation in ProductionSample._meta.related_objects:
+        if relation.on_delete is not PROTECT or relation.many_to_many:
+            continue
+        field = relation.field
+        ids |= set(
+            relation.related_model._default_manager.filter(
+                **{f"{field.name}__client_timestamp__gte": start, f"{field.name}__client_timestamp__lt": end}
+            ).values_list(field.attname, flat=True)
+        )
+    baseline_ids = {i for ids_ in Baseline.objects.filter(is_active=True).values_list("sample_ids", flat=True)
+                    for i in ids_ or []}
+    if baseline_ids:
+        ids |= set(
+            ProductionSample.objects.filter(id__in=baseline_ids, client_timestamp__gte=start, client_timestamp__lt=end)
+            .values_list("id", flat=True)
         )
     return ids
 

@@ -46,6 +46,11 @@ def drift_window_task(deployment_id: int) -> int:
 
 
 @shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def sample_partitions_maintain_task() -> dict:
+    return services.sample_partitions_maintain()
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
 def reap_stuck_runs_task() -> dict:
     result = services.runs_reap()
     return {"requeued": len(result.requeued), "failed": len(result.failed), "baselines": len(result.baselines)}

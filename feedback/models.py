@@ -75,7 +75,11 @@ class Flag(models.Model):
         ADJUDICATION = "adjudication", "Needs adjudication"  # labels disagree
         RESOLVED = "resolved", "Resolved"  # final label set
 
-    sample = models.ForeignKey(ProductionSample, on_delete=models.PROTECT, related_name="flags")
+    # No database constraint: samples are partitioned by month, and PostgreSQL only lets a foreign key
+    # point at a partitioned table through a key that includes the partition key. Integrity is kept by
+    # the trigger of migration feedback 0002 (the sample must exist) and by PROTECT plus retention,
+    # which never removes a referenced sample (drift_app.services.retention).
+    sample = models.ForeignKey(ProductionSample, on_delete=models.PROTECT, related_name="flags", db_constraint=False)
     # Denormalised from the sample: every queue and metric filters by deployment.
     deployment = models.ForeignKey(Deployment, on_delete=models.PROTECT, related_name="flags")
     flagged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flags")
@@ -163,7 +167,9 @@ class Promotion(models.Model):
 
     flag = models.OneToOneField(Flag, on_delete=models.PROTECT, related_name="promotion")
     golden_item = models.OneToOneField("goldenset.GoldenItem", on_delete=models.PROTECT, related_name="+")
-    sample = models.ForeignKey(ProductionSample, on_delete=models.PROTECT, related_name="promotions")
+    # No database constraint, as Flag.sample (samples are partitioned by month).
+    sample = models.ForeignKey(ProductionSample, on_delete=models.PROTECT, related_name="promotions",
+                               db_constraint=False)
     promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now)
 

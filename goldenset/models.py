@@ -46,9 +46,11 @@ class GoldenItem(models.Model):
     # {"must_include": [...], "must_not_include": [...], "regex": "..."}; see scoring.check_acceptance.
     acceptance = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.AUTHORED)
-    # Evidence is never removed: a sample promoted into the golden set stays.
+    # Evidence is never removed: a sample promoted into the golden set stays. No database constraint:
+    # samples are partitioned by month (see feedback.models.Flag.sample); a trigger checks the sample exists.
     source_sample = models.ForeignKey(
-        ProductionSample, on_delete=models.PROTECT, null=True, blank=True, related_name="golden_items"
+        ProductionSample, on_delete=models.PROTECT, null=True, blank=True, related_name="golden_items",
+        db_constraint=False,
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="golden_authored")

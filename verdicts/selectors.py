@@ -294,8 +294,10 @@ MAP_POINTS = 400
 def prompt_map(*, deployment: Deployment, verdict: Verdict | None, seed: int = 0) -> dict:
     """A 2-D PCA map of baseline and window prompt vectors; prompts of new topics highlighted.
 
-    Both sets are capped at MAP_POINTS (a seeded random subset) so the page stays light; the PCA axes
-    are fitted on the baseline so that a shift shows as a move away from the baseline cloud.
+    Both sets are capped at MAP_POINTS so the page stays light, and so does the web process: the window
+    is sampled in SQL (stratified by time) and topic members are found by nearest-neighbour queries in
+    PostgreSQL, so at most MAP_POINTS window vectors ever leave the database, however large the window.
+    The PCA axes are fitted on the baseline so that a shift shows as a move away from the baseline cloud.
     """
     baseline = Baseline.objects.filter(deployment=deployment, is_active=True).only("id", "sample_ids").first()
     if baseline is None or verdict is None:
@@ -305,18 +307,23 @@ def prompt_map(*, deployment: Deployment, verdict: Verdict | None, seed: int = 0
     if len(base_ids) > MAP_POINTS:
         base_ids = np.sort(rng.choice(base_ids, MAP_POINTS, replace=False))
     b_ids, b_vecs = drift_selectors.sample_vectors(deployment=deployment, sample_ids=base_ids.tolist())
-    c_ids, c_vecs = drift_selectors.sample_vectors(
-        deployment=deployment, start=verdict.window_start, end=verdict.window_end
-    )
-    run = drift_runs_for_window(deployment=deployment, start=verdict.window_start, end=verdict.window_end).get("prompts")
+    start, end = verdict.window_start, verdict.window_end
+    run = drift_runs_for_window(deployment=deployment, start=start, end=end).get("prompts")
     topics = list(run.topics) if run is not None and run.status == DriftRun.Status.COMPLETED else []
-    topic_of = _topic_members(topics, c_ids, c_vecs)
-    if len(c_ids) > MAP_POINTS:
-        # Keep every topic member that fits; fill the rest at random.
-        members = np.array(sorted(i for i, _ in enumerate(c_ids) if int(c_ids[i]) in topic_of), dtype=np.int64)[: MAP_POINTS // 2]
-        rest = np.setdiff1d(np.arange(len(c_ids)), members)
-        keep = np.sort(np.concatenate([members, rng.choice(rest, MAP_POINTS - len(members), replace=False)]))
-        c_ids, c_vecs = c_ids[keep], c_vecs[keep]
+    topic_of = _topic_members(topics, deployment=deployment, start=start, end=end)
+    # Every topic member that fits (up to half the points), the rest a time-stratified sample of the window.
+    members = sorted(topic_of)[: MAP_POINTS // 2]
+    m_ids, m_vecs = drift_selectors.sample_vectors(deployment=deployment, start=start, end=end, sample_ids=members)
+    s_ids, s_vecs = drift_selectors.sample_vectors(deployment=deployment, start=start, end=end,
+                                                   at_most=MAP_POINTS, seed=seed)
+    others = ~np.isin(s_ids, m_ids)
+    s_ids, s_vecs = s_ids[others], s_vecs[others]
+    if len(m_ids) + len(s_ids) > MAP_POINTS:
+        pick = np.sort(rng.choice(len(s_ids), MAP_POINTS - len(m_ids), replace=False))
+        s_ids, s_vecs = s_ids[pick], s_vecs[pick]
+    order = np.argsort(np.concatenate([m_ids, s_ids]), kind="stable")
+    c_ids = np.concatenate([m_ids, s_ids])[order]
+    c_vecs = np.vstack([m_vecs, s_vecs])[order] if len(order) else np.zeros((0, b_vecs.shape[1]), dtype=np.float32)
     if len(b_ids) < 3:
         return {"baseline": [], "current": [], "topics": [], "window": verdict.pk}
     projection = mapping.pca_2d(b_vecs, np.vstack([b_vecs, c_vecs]) if len(c_vecs) else b_vecs)
@@ -343,46 +350,51 @@ def prompt_map(*, deployment: Deployment, verdict: Verdict | None, seed: int = 0
     }
 
 
-def _topic_members(topics: list[dict], ids: np.ndarray, vectors: np.ndarray) -> dict[int, int]:
-    """sample id → topic index: for each topic, the `size` window prompts nearest its representatives' centroid.
+def _topic_members(topics: list[dict], *, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict[int, int]:
+    """sample id → topic index: for each topic, the `size` window prompts nearest its representatives' centroid
+    (a prompt taken by an earlier topic is not counted again).
 
     Drift runs store only a topic's representatives; its size tells how many window prompts belong to it.
+    The nearest prompts are found in PostgreSQL (sample_nearest_ids): only ids come back, not vectors.
     """
-    if not topics or not len(ids):
-        return {}
-    index = {int(s): i for i, s in enumerate(ids)}
     out: dict[int, int] = {}
     for t_index, topic in enumerate(topics):
-        rows = [index[s] for s in topic.get("sample_ids", []) if s in index]
-        if not rows:
+        rep_ids, rep_vecs = drift_selectors.sample_vectors(
+            deployment=deployment, start=start, end=end, sample_ids=list(topic.get("sample_ids", []))
+        )
+        if not len(rep_ids):
             continue
-        centroid = vectors[rows].mean(axis=0)
+        centroid = rep_vecs.mean(axis=0)
         centroid /= np.linalg.norm(centroid) or 1.0
-        order = np.argsort(-(vectors @ centroid))
+        size = int(topic.get("size", len(rep_ids)))
+        # Enough neighbours that `size` remain after those earlier topics took.
+        nearest = drift_selectors.sample_nearest_ids(deployment=deployment, start=start, end=end, vector=centroid,
+                                                     limit=size + len(out))
         taken = 0
-        for row in order:
-            sid = int(ids[row])
+        for sid in nearest.tolist():
             if sid in out:
                 continue
             out[sid] = t_index
             taken += 1
-            if taken >= int(topic.get("size", len(rows))):
+            if taken >= size:
                 break
     return out
 
 
 def advice_prompts(*, advice: RetrainingAdvice) -> list[dict]:
-    """The prompts of the advice's new topics, for the JSONL export (one dict per prompt)."""
+    """The prompts of the advice's new topics, for the JSONL export (one dict per prompt).
+
+    Members are found in SQL and their rows read in chunks: the window's vectors never leave the database.
+    """
     verdict = advice.verdict
-    ids, vectors = drift_selectors.sample_vectors(
-        deployment=advice.deployment, start=verdict.window_start, end=verdict.window_end
-    )
-    members = _topic_members(advice.topics, ids, vectors)
-    rows = ProductionSample.objects.filter(id__in=list(members)).values_list(
-        "id", "external_id", "prompt", "client_timestamp"
-    ).order_by("client_timestamp", "id")
+    members = _topic_members(advice.topics, deployment=advice.deployment, start=verdict.window_start,
+                             end=verdict.window_end)
+    rows = ProductionSample.objects.filter(
+        deployment=advice.deployment, client_timestamp__gte=verdict.window_start,
+        client_timestamp__lt=verdict.window_end, id__in=list(members),
+    ).values_list("id", "external_id", "prompt", "client_timestamp").order_by("client_timestamp", "id")
     out = []
-    for sid, external_id, prompt, when in rows:
+    for sid, external_id, prompt, when in rows.iterator(chunk_size=2000):
         topic = advice.topics[members[sid]]
         out.append({
             "prompt": prompt, "sample_id": sid, "external_id": external_id, "served_at": when.isoformat(),

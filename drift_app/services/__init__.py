@@ -3,7 +3,7 @@
 - samples.py      ingestion, embedding, embedding backfill
 - deployments.py  deployment creation (with its drift schedule)
 - drift.py        baselines, calibration, drift runs and their schedule
-- retention.py    purging old samples while keeping evidence
+- retention.py    dropping old months of samples, purging a deployment's old samples; evidence kept
 - teams.py        team memberships
 - keys.py         personal API tokens and ingestion keys (hashed, scoped, expiring, revocable)
 - leases.py       run leases renewed by a heartbeat thread while a worker computes
@@ -29,7 +29,7 @@ from .drift import (
     last_complete_window,
 )
 from .reaper import ReapResult, runs_reap
-from .retention import samples_purge
+from .retention import MonthDropped, sample_partitions_maintain, samples_drop_months, samples_purge
 from .samples import (
     SAMPLE_TABLE,
     IngestedSample,
@@ -46,7 +46,8 @@ __all__ = [
     "MAX_WINDOW_VECTORS", "SAMPLE_TABLE", "TARGET_COLUMNS", "IngestResult", "IngestedSample",
     "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
-    "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
+    "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_drop_months",
+    "sample_partitions_maintain", "MonthDropped", "samples_store_vectors",
     "team_membership_add", "team_member_add", "team_member_remove", "deployment_update", "DEPLOYMENT_SETTINGS",
     "api_key_revoke", "ingestion_key_create", "personal_token_create", "ReapResult", "runs_reap",
     "RetryRefused", "drift_run_claim", "drift_run_retry",

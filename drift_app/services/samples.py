@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .. import embeddings, pgbinary
+from .. import embeddings, partitions, pgbinary
 from ..models import Deployment, ProductionSample
 from ..validation import SampleIn
 
@@ -47,9 +48,12 @@ WITH input AS (
         (deployment_id, external_id, prompt, response, model_version, client_timestamp,
          received_at, metadata, scores, embedding_model, embed_queued_at)
     SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, scores::jsonb, '', now()
-    FROM input
+    FROM input i
+    -- The unique key includes the month (partitioning), so an external id sent again with another
+    -- timestamp is caught here, in every month, under the external id's ingestion lock.
+    WHERE NOT EXISTS (SELECT 1 FROM {SAMPLE_TABLE} s WHERE s.deployment_id = %s AND s.external_id = i.external_id)
     ORDER BY external_id
-    ON CONFLICT (deployment_id, external_id) DO NOTHING
+    ON CONFLICT (deployment_id, external_id, client_timestamp) DO NOTHING
     RETURNING id, external_id
 )
 SELECT id, external_id, true FROM inserted
@@ -58,6 +62,19 @@ SELECT s.id, s.external_id, false
 FROM {SAMPLE_TABLE} s JOIN input i ON s.external_id = i.external_id
 WHERE s.deployment_id = %s
 """
+
+
+# Ingestion locks: external ids hash into 64 buckets per deployment; a batch takes its buckets' transaction
+# advisory locks in order before inserting. Two requests carrying the same external id (with the same or
+# different timestamps) then run one after the other, and the second one's NOT EXISTS sees the first's row.
+# 64 buckets bound the locks one batch holds while leaving unrelated batches free to run side by side.
+_INGEST_BUCKETS = 64
+_INGEST_LOCK_BASE = 0x44726966_74490000  # "DriftI" + deployment * 64 + bucket
+
+
+def _ingest_lock_keys(deployment_id: int, external_ids: list[str]) -> list[int]:
+    buckets = {zlib.crc32(e.encode()) % _INGEST_BUCKETS for e in external_ids}
+    return sorted(_INGEST_LOCK_BASE + (deployment_id * _INGEST_BUCKETS + b) % 0xFFFF_FFFF for b in buckets)
 
 
 @transaction.atomic
@@ -79,8 +96,15 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
         [json.dumps(r.scores) for r in ordered],
         deployment.id,
         deployment.id,
+        deployment.id,
     ]
+    # Each sample's month must exist before it is stored (monthly partitions; usually made ahead by beat).
+    partitions.ensure(r.client_timestamp for r in ordered)
     with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(k, n)",
+            [_ingest_lock_keys(deployment.id, params[0])],
+        )
         cursor.execute(_INSERT_SQL, params)
         rows = cursor.fetchall()
         found = {ext: (pk, created) for pk, ext, created in rows}

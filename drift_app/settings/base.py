@@ -352,6 +352,12 @@ DRIFTDESK_BACKFILL_CAP = _int("DRIFTDESK_BACKFILL_CAP", 20_000, minimum=1)
 # (see drift_app/services/reaper.py), at most DRIFTDESK_RUN_MAX_REQUEUES times, then fails it with the reason.
 DRIFTDESK_RUN_LEASE_SECONDS = _int("DRIFTDESK_RUN_LEASE_SECONDS", 600, minimum=2)
 DRIFTDESK_RUN_MAX_REQUEUES = _int("DRIFTDESK_RUN_MAX_REQUEUES", 3, minimum=0)
+# Samples are stored in monthly partitions (drift_app.partitions): the daily beat creates this many months
+# ahead of the current one, and drops months older than DRIFTDESK_SAMPLE_RETENTION_MONTHS (0: keep all),
+# keeping every evidence sample. A partition drop waits at most this long for its table lock.
+DRIFTDESK_PARTITIONS_AHEAD = _int("DRIFTDESK_PARTITIONS_AHEAD", 2, minimum=1)
+DRIFTDESK_SAMPLE_RETENTION_MONTHS = _int("DRIFTDESK_SAMPLE_RETENTION_MONTHS", 0, minimum=0)
+DRIFTDESK_PARTITION_LOCK_TIMEOUT_MS = _int("DRIFTDESK_PARTITION_LOCK_TIMEOUT_MS", 10_000, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_PORT = _int("REDIS_PORT", 6379, minimum=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -44,6 +45,10 @@ def run(cmd: list[str], *, timeout: float = 600, check: bool = True, env: dict |
 
 
 def compose_command() -> list[str] | None:
+    """DRIFTDESK_COMPOSE picks one explicitly (e.g. "docker compose", or the path of a Compose v2 binary);
+    otherwise Debian's docker-compose, then the docker compose plugin."""
+    if os.environ.get("DRIFTDESK_COMPOSE"):
+        return shlex.split(os.environ["DRIFTDESK_COMPOSE"])
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
