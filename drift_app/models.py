@@ -252,6 +252,9 @@ class Baseline(models.Model):
     is_active = models.BooleanField(default=False, help_text="The baseline new windows are compared with.")
     prompt_artifact = models.BinaryField(null=True, blank=True, editable=False)
     response_artifact = models.BinaryField(null=True, blank=True, editable=False)
+    # Style rows (length, sentences, lists, code) of the pool's responses and the response-style
+    # finding's calibration (drift_app.stats.style); null for baselines fitted before it existed.
+    response_style_artifact = models.BinaryField(null=True, blank=True, editable=False)
     seed = models.IntegerField(default=0)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -8,9 +8,11 @@ import numpy as np
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
 from drift_app import selectors as drift_selectors
 from drift_app.models import Baseline, Deployment, DriftRun, ProductionSample
+from drift_app import stats as drift_stats
 from drift_app.stats import projection as mapping
 
 from .models import Alert, AlertDelivery, AlertPolicy, RetrainingAdvice, Verdict
@@ -281,7 +283,53 @@ def dashboard_series(*, verdicts: list[Verdict], deployment: Deployment) -> dict
         "wasserstein": {"prompts": wass_p, "responses": wass_r},
         "mmd_p_value": {"prompts": mmd_p, "responses": mmd_r},
         "novel_share": {"prompts": novel},
+        "drift": drift_statistic_series(verdicts=verdicts, deployment=deployment),
     }
+
+
+def drift_statistic_series(*, verdicts: list[Verdict], deployment: Deployment) -> dict:
+    """Per drift statistic (by registry name) and target: the value and its calibrated threshold per
+    verdict window, and the same for the combined decision and the response-style finding.
+
+    The chart draws each statistic against the threshold that decides (never a p-value against the
+    false-alarm rate); ``format`` is how the statistic prints, with digits enough to be true.
+    """
+    windows = [(v.window_start, v.window_end) for v in verdicts]
+    latest: dict[tuple, DriftRun] = {}
+    if windows:
+        runs = DriftRun.objects.filter(
+            deployment=deployment, status=DriftRun.Status.COMPLETED,
+            window_start__in={w[0] for w in windows}, window_end__in={w[1] for w in windows},
+        ).only("window_start", "window_end", "target", "results", "combined", "created_at").order_by("created_at")
+        for run in runs:
+            latest[(run.window_start, run.window_end, run.target)] = run
+    out: dict[str, dict] = {}
+    names = list(drift_stats.registry.names()) + ["combined", "style"]
+    for name in names:
+        entry = {"label": name, "format": "{:.4f}", "prompts": [], "prompts_threshold": [], "responses": [],
+                 "responses_threshold": []}
+        if name in drift_stats.registry.names():
+            statistic = drift_stats.registry.get(name)
+            entry["label"], entry["format"] = statistic.label, statistic.value_format
+        elif name == "combined":
+            entry["label"], entry["format"] = "Combined decision (largest standardised statistic)", "{:.3f}"
+        else:
+            entry["label"], entry["format"] = "Response style (largest |z| of length and structure)", "{:.2f}"
+        for start, end in windows:
+            for target in ("prompts", "responses"):
+                run = latest.get((start, end, target))
+                result = None
+                if run is not None:
+                    if name == "combined":
+                        result = run.combined or None
+                    elif name == "style":
+                        result = (run.combined or {}).get("style")
+                    else:
+                        result = (run.results or {}).get(name)
+                entry[target].append(None if result is None else result.get("statistic"))
+                entry[f"{target}_threshold"].append(None if result is None else result.get("threshold"))
+        out[name] = entry
+    return out
 
 
 def _percent_or_none(value) -> float | None:
@@ -333,7 +381,11 @@ def prompt_map(*, deployment: Deployment, verdict: Verdict | None, seed: int = 0
     )
 
     def point(sid, xy):
-        return {"x": round(float(xy[0]), 4), "y": round(float(xy[1]), 4), "id": int(sid), "prompt": prompts.get(int(sid), "")[:160]}
+        return {
+            "x": round(float(xy[0]), 4), "y": round(float(xy[1]), 4), "id": int(sid),
+            "prompt": prompts.get(int(sid), "")[:160],
+            "url": reverse("sample-detail", args=[deployment.slug, int(sid)]),
+        }
 
     current, by_topic = [], {i: [] for i in range(len(topics))}
     for sid, xy in zip(c_ids, c_xy):

@@ -89,10 +89,19 @@ def baseline_fit(*, baseline: Baseline) -> Baseline:
     try:
         artifacts = {}
         for target, column in TARGET_COLUMNS.items():
-            _, vectors = selectors.sample_vectors(
+            ids, vectors = selectors.sample_vectors(
                 deployment=baseline.deployment, target=column, sample_ids=baseline.sample_ids
             )
-            artifacts[target] = stats.fit_baseline(vectors, seed=baseline.seed).to_bytes()
+            fitted = stats.fit_baseline(vectors, seed=baseline.seed)
+            artifacts[target] = fitted.to_bytes()
+            if target == "responses":
+                # Style is measured on the same pool rows the response statistics use as reference.
+                pool_ids = ids[fitted.holdout_indices]
+                texts = dict(ProductionSample.objects.filter(id__in=pool_ids.tolist()).values_list("id", "response"))
+                artifacts["style"] = stats.style.fit_style(
+                    stats.style.style_features([texts[int(i)] for i in pool_ids]),
+                    false_alarm_rate=target_false_alarm_rate(baseline.deployment), seed=baseline.seed,
+                ).to_bytes()
     except ValueError as exc:
         baseline.status = Baseline.Status.FAILED
         baseline.error = str(exc)
@@ -102,10 +111,13 @@ def baseline_fit(*, baseline: Baseline) -> Baseline:
         Baseline.objects.filter(deployment=baseline.deployment, is_active=True).update(is_active=False)
         baseline.prompt_artifact = artifacts["prompts"]
         baseline.response_artifact = artifacts["responses"]
+        baseline.response_style_artifact = artifacts["style"]
         baseline.status = Baseline.Status.FITTED
         baseline.is_active = True
         baseline.fitted_at = timezone.now()
-        baseline.save(update_fields=["prompt_artifact", "response_artifact", "status", "is_active", "fitted_at"])
+        baseline.save(update_fields=[
+            "prompt_artifact", "response_artifact", "response_style_artifact", "status", "is_active", "fitted_at",
+        ])
     return baseline
 
 
@@ -135,6 +147,17 @@ def baseline_calibration(*, baseline: Baseline, target: str, false_alarm_rate: f
         defaults={"artifact": calibration.to_bytes()},
     )
     return calibration
+
+
+def response_style(*, baseline: Baseline, false_alarm_rate: float) -> stats.style.StyleBaseline | None:
+    """The baseline's response-style calibration at ``false_alarm_rate`` (recalibrated from its stored
+    rows when the deployment's rate changed since the fit); None for baselines fitted before style existed."""
+    if not baseline.response_style_artifact:
+        return None
+    style = stats.style.StyleBaseline.from_bytes(bytes(baseline.response_style_artifact))
+    if style.false_alarm_rate != false_alarm_rate:
+        style = stats.style.fit_style(style.pool, false_alarm_rate=false_alarm_rate, seed=style.seed)
+    return style
 
 
 def window_completeness(*, run: DriftRun) -> tuple[int, int, int]:
@@ -299,16 +322,16 @@ def _drift_run_compute(run: DriftRun) -> DriftRun:
             run.drifted = None
         else:
             fitted = _fitted(run.baseline, run.target)
-            cap = min(MAX_WINDOW_VECTORS, fitted.max_window_size)
+            calibration = baseline_calibration(
+                baseline=run.baseline, target=run.target, false_alarm_rate=target_false_alarm_rate(deployment),
+            )
+            cap = min(MAX_WINDOW_VECTORS, calibration.max_window_size)
             if len(ids) > cap:
                 keep = np.sort(np.random.default_rng(run.id).choice(len(ids), cap, replace=False))
                 ids, vectors = ids[keep], vectors[keep]
             text_field = "prompt" if run.target == "prompts" else "response"
             texts_by_id = dict(ProductionSample.objects.filter(id__in=ids.tolist()).values_list("id", text_field))
             texts = [texts_by_id[int(i)] for i in ids]
-            calibration = baseline_calibration(
-                baseline=run.baseline, target=run.target, false_alarm_rate=target_false_alarm_rate(deployment),
-            )
             report = stats.evaluate_window(fitted, calibration, vectors, texts, seed=run.id)
             data = report.to_dict()
             for topic in data["topics"]:
@@ -320,12 +343,23 @@ def _drift_run_compute(run: DriftRun) -> DriftRun:
                             "false_alarm_rate": data["false_alarm_rate"],
                             "deployment_false_alarm_rate": deployment.drift_false_alarm_rate}
             run.topics = data["topics"]
+            if run.target == "responses":
+                # Its own finding, never part of the drift decision: a style change is context for the
+                # verdict (often benign: a prompt or setting change), not evidence of topic drift.
+                style = response_style(baseline=run.baseline, false_alarm_rate=target_false_alarm_rate(deployment))
+                if style is not None:
+                    run.combined["style"] = stats.style.evaluate_style(
+                        style, stats.style.style_features(texts)[: style.max_window_size]
+                    ).to_dict()
+                    run.combined["findings"] = (
+                        [stats.style.FINDING] if run.combined["style"]["shifted"] else []
+                    )
             run.drifted = report.drifted
             res = report.results
             run.js, run.js_threshold = res["js"].statistic, res["js"].threshold
             run.wasserstein = res["wasserstein"].statistic
             run.mmd_p_value = res["mmd"].p_value
-            run.novel_share = res["novel_share"].statistic
+            run.novel_share = report.novel_share
             run.status = DriftRun.Status.COMPLETED
             run.error = ""
     except (OperationalError, InterfaceError):

@@ -18,7 +18,7 @@ Never import Django, Celery or drift_app.models here (import-linter and tests/st
 """
 
 from . import builtin as _builtin  # noqa: F401 - registers the built-in statistics
-from . import registry
+from . import registry, style
 from .baseline import FittedBaseline, fit_baseline
 from .distances import (
     HISTOGRAM_SMOOTHING,
@@ -63,6 +63,7 @@ __all__ = [
     "evaluate_windows",
     "grid_sizes",
     "registry",
+    "style",
     "DriftResult",
     "FittedBaseline",
     "Topic",

@@ -21,15 +21,26 @@ from sklearn.cluster import kmeans_plusplus
 
 from . import distances
 
-FORMAT_VERSION = 2  # 2: structure/pool split; the pool is the reference (1 held out 30% for calibration only)
+FORMAT_VERSION = 3  # 3: pool capped, fixed novelty radius from the structure rows, pool sums stored
 NOVELTY_QUANTILE = 0.99
-GRID_BINS = 256
+NOVELTY_BAND = 0.005
+# Quantile bins per projection for the Wasserstein statistics. 32 bins keep the per-window slot
+# histogram small enough (projections x 34 slots) for calibration to be dense matrix products;
+# the statistic is "W1 on the structure rows' 32-quantile grid", computed identically in
+# calibration and production, so its threshold is exact whatever the grid's resolution.
+GRID_BINS = 32
 REFERENCE_SAMPLE_SIZE = 4000
 KMEANS_FIT_CAP = 10000
 KMEANS_ITERATIONS = 20
 # Structure rows: a share of the baseline, capped: PCA and the codebook gain little beyond ~10,000
 # rows, while every row left in the pool makes the reference (and calibration) sharper.
 STRUCTURE_CAP = 10000
+# Pool rows (the reference): windows are judged up to half the pool (10,000 vectors, the service's
+# largest window). More pool rows would narrow the reference's own noise only a little against a
+# window of at most 10,000, while calibration work grows with them.
+POOL_CAP = 20000
+# Baseline rows set apart to fix the novelty radius: a tenth of the non-structure rows, within these bounds.
+RADIUS_ROWS_MIN, RADIUS_ROWS_CAP = 100, 2000
 # Below this spread a direction carries no information (e.g. every text identical): floor it so
 # that standardised distances stay finite instead of dividing by ~0.
 MIN_SPREAD = 1e-6
@@ -60,17 +71,47 @@ class FittedBaseline:
     rff_reference_mean: np.ndarray  # (D,) mean random features of the pool
     reference_sample: np.ndarray  # (<= REFERENCE_SAMPLE_SIZE, dim) fitted rows for tests/classifier
     bandwidth: float
-    novelty_radius: float  # NOVELTY_QUANTILE of the pool's distance to the nearest centroid
-    holdout_distances: np.ndarray  # (h,) those distances
+    novelty_radius: float  # NOVELTY_QUANTILE of the radius rows' distance to the nearest centroid
+    holdout_distances: np.ndarray  # (h,) the pool rows' distances to the nearest centroid
+    radius_indices: np.ndarray  # baseline rows the novelty radius was fitted on (neither structure nor pool)
+    novelty_band: np.ndarray  # (2,) distances where a row starts and ends counting as novel (novelty_weight)
+    # Sums over the pool of the per-row quantities the built-in statistics use, by key (see
+    # pool_total): a production window's reference is the pool minus a few rows, so with these a
+    # drift run never recomputes the pool's features.
+    pool_slot_counts: np.ndarray  # (k_pc + n_slices, GRID_BINS + 2)
+    pool_below: np.ndarray  # (k_pc + n_slices,)
+    pool_above: np.ndarray  # (k_pc + n_slices,)
+    pool_rff_sum: np.ndarray  # (D,)
+    pool_pcs_sum: np.ndarray  # (k_pc,)
+    pool_novel_count: np.ndarray  # (1,) pool rows beyond the novelty radius
 
     @property
     def n_pool(self) -> int:
         return int(self.holdout_vectors.shape[0])
 
     @property
+    def window_rows(self) -> np.ndarray:
+        """Pool rows a calibration window (or a production reference's left-out part) may hold: all."""
+        return np.arange(self.n_pool)
+
+    @property
     def max_window_size(self) -> int:
         """Largest window calibrated: the reference (pool minus a window-sized part) keeps >= half the pool."""
         return int(self.n_pool // 2)
+
+    def pool_total(self, key: str) -> np.ndarray | None:
+        """The pool's sum of the per-row quantity a statistic names ``key`` (see registry.WindowBatch.sums)."""
+        totals = {
+            "cells": self.reference_counts,
+            "slots": self.pool_slot_counts.ravel(),
+            "below": self.pool_below,
+            "above": self.pool_above,
+            "rff": self.pool_rff_sum,
+            "pcs": self.pool_pcs_sum,
+            "novel": self.pool_novel_count,
+        }
+        total = totals.get(key)
+        return None if total is None else np.asarray(total, dtype=np.float64).reshape(1, -1)
 
     @property
     def n_components(self) -> int:
@@ -115,6 +156,7 @@ class VectorFeatures:
     pcs: np.ndarray  # (n, k_pc) float32
     cells: np.ndarray  # (n,) int, nearest codebook cell in PCA space
     novelty_distance: np.ndarray  # (n,) float32, distance to nearest centroid, original space
+    novel: np.ndarray  # (n, 1) float32 in [0, 1]: how far novelty_distance is past the radius band (novelty_weight)
     slot: np.ndarray  # (n, k_pc + n_slices) int16, position on the quantile grid
     below: np.ndarray  # (n, k_pc + n_slices) float32, distance below the reference minimum
     above: np.ndarray  # (n, k_pc + n_slices) float32, distance above the reference maximum
@@ -207,12 +249,17 @@ def fit_baseline(
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError("holdout_fraction must be in (0, 1)")
     n_structure = min(int(round(n * holdout_fraction)), STRUCTURE_CAP)
-    if n_structure < 50 or n - n_structure < 2 * 50:
+    if n_structure < 50 or n - n_structure < 2 * 50 + RADIUS_ROWS_MIN:
         raise ValueError(f"baseline of {n} vectors is too small (need >= 50 structure rows and >= 100 in the pool)")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     fit_indices = np.sort(order[:n_structure])
-    holdout_indices = np.sort(order[n_structure:])
+    # Rows set apart to fix the novelty radius: neither structure nor pool (see below).
+    n_radius = int(min(RADIUS_ROWS_CAP, max(RADIUS_ROWS_MIN, (n - n_structure) // 10)))
+    radius_indices = np.sort(order[n_structure : n_structure + n_radius])
+    holdout_indices = np.sort(order[n_structure + n_radius : n_structure + n_radius + POOL_CAP])
+    if holdout_indices.size < 2 * 50:
+        raise ValueError(f"baseline of {n} vectors is too small (need >= 100 pool rows beside the structure and radius rows)")
     fit = vectors[fit_indices]
     pool = vectors[holdout_indices]
 
@@ -263,6 +310,22 @@ def fit_baseline(
     reference_counts = np.bincount(pool_cells, minlength=n_cells).astype(np.int64)
     _, pool_d2 = _nearest(pool, centroids)
     pool_distances = np.sqrt(pool_d2).astype(np.float32)
+    # The novelty radius comes from rows set apart for it, in neither the structure nor the pool:
+    # a radius fitted on the pool would hold exactly 1% of the pool out (fewer than of fresh rows),
+    # one fitted on the structure rows would be small (the codebook was fitted on them, so they sit
+    # closer to its centroids than fresh rows). Kept out of the pool, they are no part of any
+    # reference either, so a window and its reference are always two samples of one kind.
+    _, radius_d2 = _nearest(vectors[radius_indices], centroids)
+    radius_distances = np.sqrt(radius_d2)
+    novelty_radius = float(np.quantile(radius_distances, NOVELTY_QUANTILE))
+    novelty_band = np.quantile(
+        radius_distances, [NOVELTY_QUANTILE - NOVELTY_BAND, min(1.0, NOVELTY_QUANTILE + NOVELTY_BAND)]
+    ).astype(np.float64)
+    pool_projections = np.concatenate([pool_pcs, pool @ directions.T], axis=1)
+    pool_slot, pool_below, pool_above = distances.grid_positions(pool_projections, knots)
+    del pool_projections
+    n_projections = knots.shape[0]
+    pool_slot_counts = np.stack([np.bincount(pool_slot[:, j], minlength=GRID_BINS + 2) for j in range(n_projections)])
     return FittedBaseline(
         seed=int(seed),
         n_baseline=int(n),
@@ -282,9 +345,33 @@ def fit_baseline(
         rff_reference_mean=rff_reference_mean,
         reference_sample=reference_sample,
         bandwidth=float(bandwidth),
-        novelty_radius=float(np.quantile(pool_distances, NOVELTY_QUANTILE)),
+        novelty_radius=novelty_radius,
         holdout_distances=pool_distances,
+        radius_indices=radius_indices,
+        novelty_band=novelty_band,
+        pool_slot_counts=pool_slot_counts.astype(np.float64),
+        pool_below=pool_below.sum(axis=0, dtype=np.float64),
+        pool_above=pool_above.sum(axis=0, dtype=np.float64),
+        pool_rff_sum=rff_reference_mean * pool.shape[0],
+        pool_pcs_sum=pool_pcs.sum(axis=0, dtype=np.float64),
+        pool_novel_count=np.array([float(np.sum(novelty_weight_band(novelty_band, pool_distances), dtype=np.float64))]),
     )
+
+
+def novelty_weight(fitted: FittedBaseline, distance: np.ndarray) -> np.ndarray:
+    """0 inside the radius band, 1 beyond it, linear across it (the band: the radius rows' NOVELTY_QUANTILE
+    +- NOVELTY_BAND quantiles).
+
+    A hard count of rows past one radius is a lattice of a few values at the window sizes that
+    matter (1% of 200 rows is 2), and a threshold interpolated between grid sizes lands between
+    lattice points and misses its rate; the ramp makes the count continuous.
+    """
+    return novelty_weight_band(fitted.novelty_band, distance)
+
+
+def novelty_weight_band(band: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    low, high = float(band[0]), float(band[1])
+    return np.clip((np.asarray(distance, dtype=np.float64) - low) / max(high - low, 1e-12), 0.0, 1.0).astype(np.float32)
 
 
 def vector_features(fitted: FittedBaseline, vectors: np.ndarray) -> VectorFeatures:
@@ -296,10 +383,12 @@ def vector_features(fitted: FittedBaseline, vectors: np.ndarray) -> VectorFeatur
     _, d2 = _nearest(vectors, fitted.centroids)
     projections = np.concatenate([pcs, vectors @ fitted.slice_directions.T], axis=1)
     slot, below, above = distances.grid_positions(projections, fitted.knots)
+    novelty_distance = np.sqrt(d2).astype(np.float32)
     return VectorFeatures(
         pcs=pcs.astype(np.float32),
         cells=cells,
-        novelty_distance=np.sqrt(d2).astype(np.float32),
+        novelty_distance=novelty_distance,
+        novel=novelty_weight(fitted, novelty_distance)[:, None],
         slot=slot,
         below=below,
         above=above,

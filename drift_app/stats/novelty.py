@@ -7,17 +7,27 @@ from typing import Sequence
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 from sklearn.metrics import silhouette_score
 
 from .results import Topic
 
+# Words of conversation, not of a topic: with scikit-learn's English list they never label a topic.
+CONVERSATIONAL_STOP_WORDS = frozenset({
+    "thanks", "thank", "thx", "pls", "please", "hi", "hello", "hey", "ok", "okay", "yes", "yeah", "no", "sure",
+    "use", "using", "used", "want", "wanted", "need", "needs", "know", "like", "just", "tell", "help", "let",
+    "lets", "make", "did", "does", "doing", "got", "get", "gets", "going", "way", "really", "good", "great",
+    "hmm", "um", "uh", "oh", "dont", "don", "im", "ive", "youre", "whats", "thats", "say", "said", "way",
+})
+STOP_WORDS = sorted(ENGLISH_STOP_WORDS | CONVERSATIONAL_STOP_WORDS)
 MAX_TOPICS = 8
 N_REPRESENTATIVES = 5
 N_KEYWORDS = 8
 # Below this silhouette a split is not convincing: the novel vectors are kept as one topic.
 MIN_SILHOUETTE = 0.1
-TOPIC_FIT_CAP = 3000
+# Topic clustering is part of every drift run: fitted on at most this many novel rows, one k-means
+# start per k (k-means++ seeding), silhouette on at most 500 of them.
+TOPIC_FIT_CAP = 1000
 
 
 def min_topic_size(window_size: int) -> int:
@@ -33,10 +43,10 @@ def _choose_labels(points: np.ndarray, min_size: int, seed: int) -> np.ndarray:
         return np.zeros(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
     fit_rows = rng.choice(n, TOPIC_FIT_CAP, replace=False) if n > TOPIC_FIT_CAP else np.arange(n)
-    score_rows = fit_rows[: min(1000, fit_rows.size)]
+    score_rows = fit_rows[: min(500, fit_rows.size)]
     best_score, best_model = MIN_SILHOUETTE, None
     for k in range(2, max_k + 1):
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(points[fit_rows])
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(points[fit_rows])
         labels = model.labels_[: score_rows.size]
         if np.unique(labels).size < 2:
             continue
@@ -51,8 +61,9 @@ def _choose_labels(points: np.ndarray, min_size: int, seed: int) -> np.ndarray:
 def ctfidf_keywords(class_texts: Sequence[str], *, top: int = N_KEYWORDS) -> list[tuple[str, ...]]:
     """c-TF-IDF (BERTopic's class-based TF-IDF): each class's texts joined into one document;
     weight(t, c) = tf(t, c) / |c| * log(1 + A / f(t)), A = mean words per class, f(t) = the
-    term's frequency over all classes. English stop words are dropped."""
-    vectorizer = CountVectorizer(stop_words="english")
+    term's frequency over all classes. English and conversational stop words (STOP_WORDS) are
+    dropped, as are tokens without a letter."""
+    vectorizer = CountVectorizer(stop_words=STOP_WORDS, token_pattern=r"(?u)\b[^\W\d_][\w']*\b")
     try:
         counts = vectorizer.fit_transform(class_texts).toarray().astype(np.float64)
     except ValueError:  # every document empty or all stop words
@@ -100,7 +111,20 @@ def novel_topics(
     for group in groups:
         centre = points[group].mean(axis=0)
         closeness = points[group] @ centre
-        representatives.append(novel_rows[group[np.argsort(-closeness, kind="stable")[:N_REPRESENTATIVES]]])
+        ranked = novel_rows[group[np.argsort(-closeness, kind="stable")]]
+        if texts is None:
+            representatives.append(ranked[:N_REPRESENTATIVES])
+            continue
+        # Distinct examples: templated traffic repeats one text many times; show each text once.
+        seen, chosen = set(), []
+        for row in ranked:
+            key = " ".join(str(texts[row]).split()).casefold()
+            if key not in seen:
+                seen.add(key)
+                chosen.append(row)
+            if len(chosen) == N_REPRESENTATIVES:
+                break
+        representatives.append(np.array(chosen, dtype=np.int64))
 
     keywords: list[tuple[str, ...]] = [() for _ in groups]
     if texts is not None:

@@ -9,11 +9,12 @@ the statistic it is later compared with, and every stored array is keyed by name
 How to add a statistic
 ----------------------
 1. Write ``def my_stat(batch: WindowBatch) -> np.ndarray`` returning shape ``(batch.n_windows,)``;
-   ``batch`` offers the window/row count matrix, per-row features, each window's reference
-   (``batch.sums``: window and reference sums of any per-row quantity) and the fitted baseline.
-   Compare each window with ITS reference (``batch.sums``/``reference_rows``), never with the
-   fitted pool as a whole: calibration windows come out of the pool, and only "window against the
-   rest of the pool" is distributed like a production window against its reference.
+   ``batch`` offers per-row features, each window's reference (``batch.sums``: window and
+   reference sums of any per-row quantity) and the fitted baseline. Compare each window with ITS
+   reference (``batch.sums``), never with the fitted pool as a whole: calibration windows come out
+   of the pool, and only "window against the rest of the pool" is distributed like a production
+   window against its reference. Every statistic is a function of such sums: that is what makes
+   calibration a few dense matrix products (see UnitDraw).
 2. ``register(Statistic(name="my_stat", label="My statistic", description="…", compute=my_stat))``
    in a module that ``drift_app/stats/__init__.py`` imports (see ``builtin.py``).
 3. Nothing else: calibrations made before it existed are recognised as stale (their names differ)
@@ -33,31 +34,74 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .baseline import FittedBaseline, VectorFeatures
 
 
+class UnitDraw:
+    """Calibration windows as unions of random *units* of pool rows, nested across window sizes.
+
+    The pool's rows are dealt at random into units of ``unit`` rows; replicate b orders the units
+    at random (``rank[b, i]`` is unit i's place) and its window of n = k x unit rows is its first
+    k units, the rest of the pool its reference. Any set of pool rows chosen without looking at
+    them is an i.i.d. sample of the baseline distribution, so a union of random units is
+    distributed exactly like a window of single rows; only neighbouring replicates share a little
+    more. Units turn every window sum into one dense matrix product over units (not rows), so the
+    cost of a calibration no longer grows with the pool or the window size.
+    """
+
+    def __init__(self, n_pool: int, eligible: np.ndarray, unit: int, n_windows: int, rng: np.random.Generator):
+        self.n_pool, self.unit = int(n_pool), int(unit)
+        n_units = eligible.size // unit
+        members = rng.permutation(eligible)[: n_units * unit]
+        # (units, pool rows) sparse: sums each unit's rows. Rows in no unit (not eligible, or left
+        # over) are never in a window and always in the reference.
+        self.aggregator = sparse.csr_matrix(
+            (np.ones(members.size, dtype=np.float32), (np.repeat(np.arange(n_units), unit), members)),
+            shape=(n_units, n_pool),
+        )
+        self.rank = rng.permuted(np.tile(np.arange(n_units, dtype=np.int32), (n_windows, 1)), axis=1)
+        self._unit_sums: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def unit_sums(self, key: str, per_row: Callable[[], object]) -> tuple[np.ndarray, np.ndarray]:
+        """((units, F) float32 sums per unit, (1, F) float64 pool total), computed once per key."""
+        if key not in self._unit_sums:
+            pool_rows = per_row()[: self.n_pool]
+            by_unit = self.aggregator @ pool_rows
+            by_unit = by_unit.toarray() if sparse.issparse(by_unit) else np.asarray(by_unit)
+            total = np.asarray(pool_rows.sum(axis=0), dtype=np.float64).reshape(1, -1)
+            self._unit_sums[key] = (np.ascontiguousarray(by_unit, dtype=np.float32), total)
+        return self._unit_sums[key]
+
+    def indicator(self, window_size: int) -> np.ndarray:
+        """(replicates, units) float32: 1 where the unit is in the replicate's window of ``window_size`` rows."""
+        if window_size % self.unit:
+            raise ValueError(f"calibration window size {window_size} is not a multiple of the unit ({self.unit} rows)")
+        return (self.rank < window_size // self.unit).astype(np.float32)
+
+
 @dataclass(eq=False)
 class WindowBatch:
-    """Many windows, each against its own reference, over one table of per-vector features.
+    """Many windows of ``window_size`` vectors, each against its own reference (the pool minus some rows).
 
-    Rows ``[0, fitted.n_pool)`` of ``features`` are the baseline's pool; ``windows`` is (B, n) row
-    indices of each window. Each window's reference is the pool minus ``excluded[b]`` (B, k) pool
-    rows; ``excluded=None`` means "minus the window itself" (calibration: the window is drawn from
-    the pool, the rest is its reference). Shared intermediate products are computed once.
+    Two ways to say which rows, one ``sums`` for the statistics:
+
+    * production: ``windows`` (B, n) rows of ``features`` and ``excluded`` (1, n) rows of
+      ``features`` holding the pool rows every window's reference leaves out; the reference's sums
+      are the pool's stored totals (``FittedBaseline.pool_total``) minus the excluded rows'.
+    * calibration: ``units`` (a :class:`UnitDraw`); ``features`` are the pool's rows and each
+      window's reference is the rest of the pool.
     """
 
     fitted: "FittedBaseline"
     features: "VectorFeatures"
-    windows: np.ndarray
+    window_size: int
+    windows: np.ndarray | None = None
     excluded: np.ndarray | None = None
+    units: UnitDraw | None = None
     seed: int = 0
-    # Every window has the same reference (production: one fixed excluded subset): computed once.
-    shared_reference: bool = False
 
     @property
     def n_windows(self) -> int:
-        return int(self.windows.shape[0])
-
-    @property
-    def window_size(self) -> int:
-        return int(self.windows.shape[1])
+        if self.windows is not None:
+            return int(self.windows.shape[0])
+        return int(self.units.rank.shape[0])
 
     @property
     def n_rows(self) -> int:
@@ -69,8 +113,7 @@ class WindowBatch:
 
     @property
     def reference_size(self) -> int:
-        excluded = self.windows if self.excluded is None else self.excluded
-        return self.n_pool - int(excluded.shape[1])
+        return self.n_pool - self.window_size
 
     @staticmethod
     def _count_matrix(rows: np.ndarray, n_rows: int) -> sparse.csr_matrix:
@@ -82,22 +125,12 @@ class WindowBatch:
         )
 
     @cached_property
-    def counts(self) -> sparse.csr_matrix:
-        """(B, n_rows) sparse float32: how often each feature row appears in each window."""
-        return self._count_matrix(self.windows, self.n_rows)
-
-    @cached_property
-    def excluded_counts(self) -> sparse.csr_matrix:
-        """(B, n_pool) float32: the pool rows each window's reference leaves out."""
-        if self.excluded is None:
-            return self.counts[:, : self.n_pool]
-        if self.shared_reference:
-            return self._count_matrix(self.excluded[:1], self.n_pool)
-        return self._count_matrix(self.excluded, self.n_pool)
-
-    @cached_property
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
+
+    @cached_property
+    def _indicator(self) -> np.ndarray:
+        return self.units.indicator(self.window_size)
 
     def shared(self, key: str, compute: Callable[[], object]):
         """An intermediate result several statistics use (e.g. per-dimension Wasserstein), computed once."""
@@ -109,53 +142,39 @@ class WindowBatch:
     def sums(self, key: str, per_row) -> tuple[np.ndarray, np.ndarray]:
         """Per window, the sums of a per-row quantity (n_rows, F) over the window and over its reference.
 
-        ``per_row`` may be dense or scipy-sparse; the reference sum is the pool's total minus the
-        excluded rows', so a reference costs no more than its window.
+        ``per_row`` may be dense or scipy-sparse. ``key`` names the quantity: the built-in keys
+        (cells, slots, below, above, rff, pcs, novel) have the pool's totals stored with the
+        fitted baseline; a statistic with a quantity of its own must pass ``per_row`` as a
+        function of a ``VectorFeatures`` table, so that its pool total can be computed.
         """
 
-        def compute():
-            def product(counts, rows):
-                result = counts @ rows
-                return np.asarray(result.toarray() if sparse.issparse(result) else result, dtype=np.float64)
+        def product(counts, rows):
+            result = counts @ rows
+            return np.asarray(result.toarray() if sparse.issparse(result) else result, dtype=np.float64)
 
-            pool_rows = per_row[: self.n_pool]
-            window = product(self.counts, per_row)
-            left_out = window if self.excluded is None else product(self.excluded_counts, pool_rows)
-            total = np.asarray(pool_rows.sum(axis=0), dtype=np.float64).reshape(1, -1)
+        def compute():
+            if self.units is not None:
+                by_unit, total = self.units.unit_sums(
+                    key, lambda: per_row(self.features) if callable(per_row) else per_row
+                )
+                window = (self._indicator @ by_unit).astype(np.float64)
+                return window, total - window
+            rows = per_row(self.features) if callable(per_row) else per_row
+            total = self.fitted.pool_total(key)
+            if total is None:
+                if not callable(per_row):
+                    raise ValueError(
+                        f"no stored pool total for {key!r}: pass per_row as a function of the features table"
+                    )
+                from .baseline import vector_features
+
+                pool_rows = per_row(vector_features(self.fitted, self.fitted.holdout_vectors))
+                total = np.asarray(pool_rows.sum(axis=0), dtype=np.float64).reshape(1, -1)
+            window = product(self._count_matrix(self.windows, self.n_rows), rows)
+            left_out = product(self._count_matrix(self.excluded[:1], self.n_rows), rows)
             return window, np.broadcast_to(total - left_out, window.shape)
 
         return self.shared(f"sums:{key}", compute)
-
-    @cached_property
-    def radii(self) -> np.ndarray:
-        """(B,) the novelty radius each window is judged with: the NOVELTY_QUANTILE of its own
-        reference's distances (the pool minus the excluded rows), so its estimation error is the
-        same in calibration and production."""
-        from .baseline import NOVELTY_QUANTILE
-
-        distances = self.features.novelty_distance[: self.n_pool].astype(np.float64)
-        order = np.argsort(distances, kind="stable")
-        ranked = distances[order]
-        rank = np.empty(self.n_pool, dtype=np.int64)
-        rank[order] = np.arange(self.n_pool)
-        excluded = self.windows if self.excluded is None else self.excluded
-        if self.shared_reference:
-            excluded = excluded[:1]
-        kept = np.ones((excluded.shape[0], self.n_pool), dtype=bool)
-        kept[np.arange(excluded.shape[0])[:, None], rank[excluded]] = False
-        position = NOVELTY_QUANTILE * (self.reference_size - 1)
-        low, frac = int(np.floor(position)), position - np.floor(position)
-        cumulative = np.cumsum(kept, axis=1, dtype=np.int32)
-        at_low = ranked[np.argmax(cumulative >= low + 1, axis=1)]
-        at_high = ranked[np.argmax(cumulative >= min(low + 2, self.reference_size), axis=1)]
-        return np.broadcast_to(at_low + frac * (at_high - at_low), (self.n_windows,))
-
-    def reference_rows(self, b: int, k: int, rng: np.random.Generator) -> np.ndarray:
-        """``k`` distinct pool rows of window ``b``'s reference, drawn at random."""
-        excluded = (self.windows if self.excluded is None else self.excluded)[b]
-        mask = np.ones(self.n_pool, dtype=bool)
-        mask[excluded[excluded < self.n_pool]] = False
-        return rng.choice(np.flatnonzero(mask), k, replace=False)
 
 
 @dataclass(frozen=True)
@@ -170,9 +189,6 @@ class Statistic:
     value_format: str = "{:.4f}"
     # Hand-picked bands from before calibration, shown for comparison only; they never decide.
     seed_band: tuple[float, float] | None = None
-    # An exact test of its own (e.g. a permutation test), used for the p-value shown beside it;
-    # otherwise the p-value is the window's rank among the calibration windows.
-    exact_p_value: Callable[["FittedBaseline", "VectorFeatures", int, int], float] | None = None
 
     def format(self, value: float | None) -> str:
         return "–" if value is None else self.value_format.format(value)

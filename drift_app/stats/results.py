@@ -83,6 +83,8 @@ class WindowReport:
     topics: tuple[Topic, ...] = ()
     false_alarm_rate: float = 0.01
     combined_thresholds: Mapping[str, float] = field(default_factory=dict)
+    # Share of the window's vectors beyond the baseline's novelty radius (retraining advice reads it).
+    novel_share: float | None = None
 
     @property
     def drifted(self) -> bool:
@@ -97,4 +99,5 @@ class WindowReport:
             "combined": self.combined.to_dict(),
             "combined_thresholds": {k: _clean(v) for k, v in self.combined_thresholds.items()},
             "topics": [topic.to_dict() for topic in self.topics],
+            "novel_share": _clean(self.novel_share),
         }

@@ -12,7 +12,9 @@ nothing is bootstrapped (copies would understate spread) and no replicate shares
 pool's offset (every replicate's reference changes with its window).
 
 Any window size: replicates are drawn at a geometric grid of sizes from MIN_WINDOW_SIZE to half the
-pool, once per baseline. At size n the statistics are standardised with a centre and scale
+pool, once per baseline. A replicate's windows are nested (its window at each grid size is the first
+so-many of one random order of units of pool rows, see registry.UnitDraw) and every statistic is a
+function of window sums, so a whole calibration is one dense product per grid size and sum. At size n the statistics are standardised with a centre and scale
 interpolated in log n between grid sizes, and the thresholds' standardised levels are interpolated
 linearly between grid sizes; they change slowly with n (the grid steps are < 2x).
 
@@ -35,7 +37,7 @@ import numpy as np
 from . import distances, registry
 from .baseline import FittedBaseline, VectorFeatures, vector_features
 from .novelty import novel_topics
-from .registry import WindowBatch
+from .registry import UnitDraw, WindowBatch
 from .results import MIN_WINDOW_SIZE, DriftResult, WindowReport
 
 CALIBRATION_FORMAT_VERSION = 3  # 3: one calibration per baseline over a grid of window sizes
@@ -50,6 +52,14 @@ CALIBRATION_CHUNK_BYTES = 256 * 2**20
 # for a 50,000-vector baseline. A rate needing more is refused (see check_false_alarm_rate).
 MAX_CALIBRATION_REPLICATES = 6000
 GRID_RATIO = 2.0
+# Calibration windows are unions of units of pool rows (registry.UnitDraw): at least UNITS_TARGET
+# units per pool, at most MAX_UNIT rows each so that the smallest window (50) is 5 units.
+UNITS_TARGET = 1500
+MAX_UNIT = MIN_WINDOW_SIZE // 5
+
+
+def unit_size(n_pool: int) -> int:
+    return int(max(1, min(MAX_UNIT, n_pool // UNITS_TARGET)))
 
 
 class StaleCalibration(ValueError):
@@ -64,12 +74,15 @@ def replicates_for(false_alarm_rate: float) -> int:
     return max(MIN_REPLICATES, int(math.ceil(REPLICATES_PER_ALARM / false_alarm_rate)) - 1)
 
 
-def grid_sizes(max_window_size: int) -> np.ndarray:
-    """Geometric grid from MIN_WINDOW_SIZE to ``max_window_size`` (both included), steps < GRID_RATIO."""
+def grid_sizes(max_window_size: int, unit: int = 1) -> np.ndarray:
+    """Geometric grid from MIN_WINDOW_SIZE to ``max_window_size`` (both included), steps < GRID_RATIO,
+    each size a multiple of ``unit`` (the largest rounded down)."""
     if max_window_size < MIN_WINDOW_SIZE:
         raise ValueError(f"the baseline's pool allows windows of at most {max_window_size} (< {MIN_WINDOW_SIZE})")
     steps = max(1, int(math.ceil(math.log(max_window_size / MIN_WINDOW_SIZE) / math.log(GRID_RATIO))))
-    return np.unique(np.round(np.geomspace(MIN_WINDOW_SIZE, max_window_size, steps + 1)).astype(np.int64))
+    sizes = np.round(np.geomspace(MIN_WINDOW_SIZE, max_window_size, steps + 1) / unit) * unit
+    sizes[-1] = (max_window_size // unit) * unit
+    return np.unique(np.clip(sizes, MIN_WINDOW_SIZE, None).astype(np.int64))
 
 
 def check_false_alarm_rate(false_alarm_rate: float, *, n_grid: int = 12) -> None:
@@ -94,7 +107,9 @@ def window_statistics(
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Every registered statistic for each window, by name (see registry.WindowBatch for the arguments)."""
-    batch = WindowBatch(fitted=fitted, features=features, windows=windows, excluded=excluded, seed=seed)
+    batch = WindowBatch(
+        fitted=fitted, features=features, window_size=int(windows.shape[1]), windows=windows, excluded=excluded, seed=seed
+    )
     return {statistic.name: np.asarray(statistic.compute(batch), dtype=np.float64) for statistic in registry.statistics()}
 
 
@@ -190,13 +205,6 @@ class Calibration:
         return cls(**meta, **arrays)
 
 
-def _chunk_size(fitted: FittedBaseline, n_rows: int) -> int:
-    # Per replicate: two (rows,) float32 count rows, a bool and an int32 row for the radius, and the
-    # per-row products (slots, features): about 16 bytes per row plus ~100 kB.
-    per_window = 16 * n_rows + 100_000
-    return max(1, int(CALIBRATION_CHUNK_BYTES // per_window))
-
-
 def calibrate(
     fitted: FittedBaseline,
     *,
@@ -207,11 +215,12 @@ def calibrate(
 ) -> Calibration:
     """Thresholds at ``false_alarm_rate`` for every window size up to ``fitted.max_window_size``.
 
-    ``n_windows`` replicates per grid size (default :func:`replicates_for`); memory is bounded by
-    processing replicates in chunks (CALIBRATION_CHUNK_BYTES), the total count by
-    MAX_CALIBRATION_REPLICATES (CalibrationTooLarge beyond it).
+    ``n_windows`` replicates per grid size (default :func:`replicates_for`); memory is one
+    (replicates x units) indicator and one (units x features) table per sum, the total count
+    bounded by MAX_CALIBRATION_REPLICATES (CalibrationTooLarge beyond it).
     """
-    grid = np.asarray(sizes, dtype=np.int64) if sizes is not None else grid_sizes(fitted.max_window_size)
+    unit = unit_size(fitted.window_rows.size)
+    grid = np.asarray(sizes, dtype=np.int64) if sizes is not None else grid_sizes(fitted.max_window_size, unit)
     if grid.min() < MIN_WINDOW_SIZE or grid.max() > fitted.max_window_size:
         raise ValueError(f"grid sizes must lie in {MIN_WINDOW_SIZE}..{fitted.max_window_size}")
     if not 0.0 < false_alarm_rate < 1.0:
@@ -224,16 +233,14 @@ def calibrate(
         raise ValueError("(n_windows + 1) * false_alarm_rate must be >= 1 for a conformal quantile")
     rng = np.random.default_rng(seed)
     features = vector_features(fitted, fitted.holdout_vectors)
-    chunk = _chunk_size(fitted, fitted.n_pool)
+    draw = UnitDraw(fitted.n_pool, fitted.window_rows, unit, n_windows, rng)
     names = registry.names()
     values = np.empty((grid.size, n_windows, len(names)))
     for g, n in enumerate(grid):
-        for start in range(0, n_windows, chunk):
-            stop = min(start + chunk, n_windows)
-            # Without replacement within a window: n distinct pool rows, the rest are its reference.
-            windows = np.argsort(rng.random((stop - start, fitted.n_pool)), axis=1)[:, :n]
-            stats = window_statistics(fitted, features, windows, seed=int(rng.integers(2**31 - 1)))
-            values[g, start:stop] = np.column_stack([stats[name] for name in names])
+        batch = WindowBatch(
+            fitted=fitted, features=features, window_size=int(n), units=draw, seed=int(rng.integers(2**31 - 1))
+        )
+        values[g] = np.column_stack([np.asarray(st.compute(batch), dtype=np.float64) for st in registry.statistics()])
     centre = values.mean(axis=1)
     scale = np.maximum(values.std(axis=1), 1e-12)
     standard = (values - centre[:, None, :]) / scale[:, None, :]
@@ -256,7 +263,7 @@ def calibrate(
 def production_excluded(fitted: FittedBaseline, n: int) -> np.ndarray:
     """The pool rows a production window of ``n`` vectors leaves out of its reference: a fixed,
     seeded subset, so the reference is a (pool - n)-row sample exactly like a replicate's."""
-    order = np.random.default_rng(fitted.seed + 7919).permutation(fitted.n_pool)
+    order = np.random.default_rng(fitted.seed + 7919).permutation(fitted.window_rows)
     return np.sort(order[:n])
 
 
@@ -271,10 +278,27 @@ class BatchDecision:
     combined_drifted: np.ndarray
 
 
+def _concat(*tables: VectorFeatures) -> VectorFeatures:
+    return VectorFeatures(**{f.name: np.concatenate([getattr(t, f.name) for t in tables]) for f in fields(VectorFeatures)})
+
+
+def _take(table: VectorFeatures, rows: np.ndarray) -> VectorFeatures:
+    return VectorFeatures(**{f.name: getattr(table, f.name)[rows] for f in fields(VectorFeatures)})
+
+
 def evaluate_windows(
-    fitted: FittedBaseline, calibration: Calibration, vectors: np.ndarray, windows: np.ndarray, *, seed: int = 0
+    fitted: FittedBaseline,
+    calibration: Calibration,
+    vectors: np.ndarray,
+    windows: np.ndarray,
+    *,
+    seed: int = 0,
+    features: VectorFeatures | None = None,
 ) -> BatchDecision:
-    """Judge every row of ``windows`` ((B, n) indices into ``vectors``) as evaluate_window would."""
+    """Judge every row of ``windows`` ((B, n) indices into ``vectors``) as evaluate_window would.
+
+    ``features``: the vectors' features when the caller has them already (evaluate_window).
+    """
     if not calibration.matches_registry():
         raise StaleCalibration(
             f"calibration covers {list(calibration.names)}, the registered statistics are {list(registry.names())}"
@@ -283,32 +307,30 @@ def evaluate_windows(
     n = windows.shape[1]
     centre, scale, thresholds, combined_level = calibration.at(n)
     vectors = np.asarray(vectors)
-    pool_features = vector_features(fitted, fitted.holdout_vectors)
-    excluded = production_excluded(fitted, n)
+    # The reference is the pool minus n fixed rows: only those rows' features are computed; the
+    # pool's own sums are stored with the fitted baseline.
+    excluded_features = vector_features(fitted, fitted.holdout_vectors[production_excluded(fitted, n)])
     values = {name: np.empty(windows.shape[0]) for name in calibration.names}
-    # A feature table per chunk (the pool, then the chunk's own window rows) keeps the count
-    # matrices at chunk x (pool + chunk x n), however many windows there are.
-    # Memory ~ chunk x (pool + chunk x n) x 16 bytes.
+    # A feature table per chunk (the excluded rows, then the chunk's window rows): count matrices
+    # stay at chunk x (n + chunk x n) however many windows there are.
     chunk = max(1, min(windows.shape[0], int(math.sqrt(CALIBRATION_CHUNK_BYTES / (16.0 * n)))))
-    # Per-vector features once for every vector any window uses (benchmarks reuse rows a lot).
     all_used = np.unique(windows)
-    all_features = vector_features(fitted, vectors[all_used]) if all_used.size <= 200_000 else None
+    if features is None:
+        # Per-vector features once for every vector any window uses (benchmarks reuse rows a lot).
+        features = vector_features(fitted, vectors[all_used]) if all_used.size <= 200_000 else None
+        rows_in_features = all_used
+    else:
+        rows_in_features = np.arange(vectors.shape[0])
     for start in range(0, windows.shape[0], chunk):
         part = windows[start : start + chunk]
         used, local = np.unique(part, return_inverse=True)
-        if all_features is not None:
-            rows_of = np.searchsorted(all_used, used)
-            window_features = VectorFeatures(**{f.name: getattr(all_features, f.name)[rows_of] for f in fields(VectorFeatures)})
+        if features is not None:
+            window_features = _take(features, np.searchsorted(rows_in_features, used))
         else:
             window_features = vector_features(fitted, vectors[used])
-        features = VectorFeatures(**{
-            f.name: np.concatenate([getattr(pool_features, f.name), getattr(window_features, f.name)])
-            for f in fields(VectorFeatures)
-        })
-        rows = fitted.n_pool + local.reshape(part.shape)
         batch = WindowBatch(
-            fitted=fitted, features=features, windows=rows, excluded=np.broadcast_to(excluded, (rows.shape[0], n)),
-            shared_reference=True, seed=seed + start,
+            fitted=fitted, features=_concat(excluded_features, window_features), window_size=n,
+            windows=n + local.reshape(part.shape), excluded=np.arange(n)[None, :], seed=seed + start,
         )
         stats = {st.name: np.asarray(st.compute(batch), dtype=np.float64) for st in registry.statistics()}
         for name in calibration.names:
@@ -336,16 +358,16 @@ def evaluate_window(
     """Every statistic for one window against its calibrated threshold, plus novel topics.
 
     The decision is each statistic against its threshold (and the combined rule); the p-value is
-    the window's standardised rank among the replicates of the nearest grid size. MMD's permutation
-    p-value (window against the stored reference sample) is kept as ``exact_p_value`` for
-    reference only: it is not the decision.
+    the window's standardised rank among the replicates of the nearest grid size (shown, not the
+    decision).
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n = vectors.shape[0]
     if n < MIN_WINDOW_SIZE:
         raise ValueError(f"window of {n} vectors is below MIN_WINDOW_SIZE={MIN_WINDOW_SIZE}")
     calibration._check_size(n)
-    decision = evaluate_windows(fitted, calibration, vectors, np.arange(n)[None, :], seed=seed)
+    window_features = vector_features(fitted, vectors)
+    decision = evaluate_windows(fitted, calibration, vectors, np.arange(n)[None, :], seed=seed, features=window_features)
     centre, scale, thresholds, combined_level = calibration.at(n)
     g = calibration.nearest_grid(n)
     replicates = (calibration.statistics[g] - calibration.centre[g]) / calibration.scale[g]
@@ -369,7 +391,6 @@ def evaluate_window(
         p_value=distances.permutation_p_value(exceedance, replicates.max(axis=1)),
         drifted=bool(decision.combined_drifted[0]),
     )
-    window_features = vector_features(fitted, vectors)
     novel = window_features.novelty_distance > fitted.novelty_radius
     return WindowReport(
         window_size=n,
@@ -378,4 +399,5 @@ def evaluate_window(
         topics=novel_topics(vectors, novel, texts, seed=seed),
         false_alarm_rate=calibration.false_alarm_rate,
         combined_thresholds={name: float(c + combined_level * s) for name, c, s in zip(calibration.names, centre, scale)},
+        novel_share=float(np.mean(novel)),
     )

@@ -43,34 +43,56 @@
     line("Confirmed-bad rate", series.flags.confirmed_bad_rate, C.red),
     dashed("Confirmed-bad, baseline period", series.flags.confirmed_bad_baseline, C.grey),
   ], "% of served answers", { suggestedMin: 0 });
-  make("js", [
-    line("Prompts", series.js.prompts, C.blue),
-    dashed("Prompt threshold", series.js.prompts_threshold, C.blue),
-    line("Responses", series.js.responses, C.purple),
-    dashed("Response threshold", series.js.responses_threshold, C.purple),
-    dashed("Seed band 0.15", constant(0.15), C.grey, { borderDash: [2, 3] }),
-    dashed("Seed band 0.25", constant(0.25), C.grey, { borderDash: [2, 3], fill: "-1", backgroundColor: "rgba(138,147,166,0.10)" }),
-  ], "JS divergence", { suggestedMin: 0 });
-  make("wasserstein", [
-    line("Prompts", series.wasserstein.prompts, C.blue),
-    line("Responses", series.wasserstein.responses, C.purple),
-  ], "distance", { suggestedMin: 0 });
-  make("mmd", [
-    line("Prompts", series.mmd_p_value.prompts, C.blue),
-    line("Responses", series.mmd_p_value.responses, C.purple),
-    dashed("α = " + t.mmd_alpha, constant(t.mmd_alpha), C.red, { fill: "origin", backgroundColor: "rgba(198,40,40,0.08)" }),
-  ], "p-value", { min: 0, max: 1 });
-  make("novel", [
-    line("New-topic share", series.novel_share.prompts, C.teal),
-    dashed("Retraining advice from " + t.novel_share_alert + "%", constant(t.novel_share_alert), C.red),
-  ], "% of prompts", { suggestedMin: 0, suggestedMax: 50 });
+  // Drift: each statistic against the calibrated threshold that decides (value above threshold = drift),
+  // prompts and responses each with their own threshold. No p-value is drawn: none is the decision.
+  function formatter(pyFormat) {
+    var m = /\{:\.(\d+)([fe%])\}/.exec(pyFormat || "") || [null, "4", "f"];
+    var d = +m[1], kind = m[2];
+    return function (v) {
+      if (v === null || v === undefined) return "–";
+      if (kind === "e") return v.toExponential(d);
+      if (kind === "%") return (v * 100).toFixed(d) + "%";
+      return v.toFixed(d);
+    };
+  }
+  // Digits enough to be true: a value above its threshold must also read above it.
+  function against(v, thr, fmt) {
+    if (v === null || v === undefined) return "–";
+    if (thr === null || thr === undefined) return fmt(v);
+    var a = fmt(v), b = fmt(thr), digits = 3;
+    while ((a === b) !== (v === thr) && digits < 12) {
+      a = v.toPrecision(digits); b = thr.toPrecision(digits); digits += 1;
+    }
+    return a + " (threshold " + b + (v > thr ? ", above: drift)" : ", not above)");
+  }
+  var drift = series.drift || {};
+  Object.keys(drift).forEach(function (name) {
+    var s = drift[name], fmt = formatter(s.format);
+    var id = name === "novel_excess" ? "novel" : name;
+    make(id, [
+      line("Prompts", s.prompts, C.blue),
+      dashed("Prompt threshold", s.prompts_threshold, C.blue),
+      line("Responses", s.responses, C.purple),
+      dashed("Response threshold", s.responses_threshold, C.purple),
+    ], s.label);
+    var chart = charts[id];
+    if (!chart) return;
+    chart.options.plugins.tooltip = { callbacks: { label: function (ctx) {
+      var i = ctx.dataIndex, target = ctx.datasetIndex < 2 ? "prompts" : "responses";
+      if (ctx.datasetIndex % 2 === 1) return null;
+      return ctx.dataset.label + ": " + against(s[target][i], s[target + "_threshold"][i], fmt);
+    } } };
+    chart.options.scales.y.ticks = { callback: function (v) { return fmt(v); } };
+    chart.update();
+  });
 
   var mapEl = document.getElementById("chart-map");
   if (mapEl) {
-    var palette = [C.red, C.amber, C.green, C.purple, C.teal, "#e91e63"];
+    // Distinct colours (Okabe–Ito, colour-blind safe) for topics; baseline grey, other current prompts blue.
+    var palette = ["#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#882255"];
     var datasets = [
-      { label: "Baseline prompts", data: map.baseline, backgroundColor: "rgba(138,147,166,0.35)", pointRadius: 2.5 },
-      { label: "Current prompts", data: map.current, backgroundColor: "rgba(45,91,215,0.55)", pointRadius: 2.5 },
+      { label: "Baseline prompts", data: map.baseline, backgroundColor: "rgba(138,147,166,0.35)", pointRadius: 2 },
+      { label: "Current prompts", data: map.current, backgroundColor: "rgba(0,114,178,0.6)", pointRadius: 2.5 },
     ];
     map.topics.forEach(function (topic, i) {
       datasets.push({ label: "New topic: " + topic.label, data: topic.points, backgroundColor: palette[i % palette.length],
@@ -80,10 +102,18 @@
       type: "scatter",
       data: { datasets: datasets },
       options: {
-        animation: false, responsive: true,
+        animation: false, responsive: true, maintainAspectRatio: true, aspectRatio: 1.4,
         plugins: {
-          legend: { position: "bottom" },
-          tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + (ctx.raw.prompt || ""); } } },
+          legend: { position: "bottom", labels: { boxWidth: 10 } },
+          // One example per point: the hovered point's own prompt (never a list of its neighbours).
+          tooltip: { mode: "nearest", intersect: true, callbacks: {
+            label: function (ctx) { return ctx.dataset.label + ": " + (ctx.raw.prompt || "") + " (click to open)"; } } },
+        },
+        interaction: { mode: "nearest", intersect: true },
+        onClick: function (event, elements) {
+          if (!elements.length) return;
+          var point = datasets[elements[0].datasetIndex].data[elements[0].index];
+          if (point && point.url) window.location.href = point.url;
         },
         scales: { x: { title: { display: true, text: "PC 1" } }, y: { title: { display: true, text: "PC 2" } } },
       },
