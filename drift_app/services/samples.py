@@ -40,13 +40,15 @@ class IngestResult:
 
 _INSERT_SQL = f"""
 WITH input AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])
-        AS t(external_id, prompt, response, model_version, client_timestamp, metadata, scores)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
+                         %s::text[])
+        AS t(external_id, prompt, response, model_version, client_timestamp, metadata, scores, prompt_system)
 ), inserted AS (
     INSERT INTO {SAMPLE_TABLE}
-        (deployment_id, external_id, prompt, response, model_version, client_timestamp,
+        (deployment_id, external_id, prompt, prompt_system, response, model_version, client_timestamp,
          received_at, metadata, scores, embedding_model, embed_queued_at)
-    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, scores::jsonb, '', now()
+    SELECT %s, external_id, prompt, prompt_system, response, model_version, client_timestamp, now(), metadata::jsonb,
+           scores::jsonb, '', now()
     FROM input
     ORDER BY external_id
     ON CONFLICT (deployment_id, external_id) DO NOTHING
@@ -77,6 +79,7 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
         [r.client_timestamp for r in ordered],
         [json.dumps(r.metadata) for r in ordered],
         [json.dumps(r.scores) for r in ordered],
+        [r.prompt_system for r in ordered],
         deployment.id,
         deployment.id,
     ]
