@@ -347,3 +347,20 @@ def quality_series(*, deployment: Deployment, days: int = 30) -> dict:
         put("relevance", day, rel, n_rel)
         put("response_tokens", day, length, n)
     return {"days": [d.isoformat() for d in day_list], "series": series, "counts": counts}
+
+
+def sample_for_trace(*, deployment: Deployment, trace_id: str, span_id: str | None = None) -> ProductionSample | None:
+    """The sample a trace tool's score or annotation points at, within `deployment` only.
+
+    Samples from traces (OTLP, Langfuse) have external_id "<trace id>:<span id>". With a span id the match
+    is exact (the unique index); with a trace id only, the trace's last LLM call (its final answer); with a
+    span id only (Phoenix annotations), the span in any trace.
+    """
+    samples = ProductionSample.objects.filter(deployment=deployment).defer("prompt_embedding", "response_embedding")
+    if trace_id and span_id:
+        return samples.filter(external_id=f"{trace_id}:{span_id}").first()
+    if trace_id:
+        return samples.filter(external_id__startswith=f"{trace_id}:").order_by("-client_timestamp", "-id").first()
+    if span_id:
+        return samples.filter(external_id__endswith=f":{span_id}").order_by("-id").first()
+    return None

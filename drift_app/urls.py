@@ -45,6 +45,7 @@ urlpatterns = [
     path("v1/traces", integrations_api.OtlpTracesApi.as_view(), name="otlp-traces"),
     path("otel/v1/traces", integrations_api.OtlpTracesApi.as_view(), name="otlp-traces-otel"),
     path("api/public/otel/v1/traces", integrations_api.OtlpTracesApi.as_view(), name="otlp-traces-langfuse"),
+    path("", include("feedback.integrations_urls")),
     path("api/v1/", include(api_v1)),
     # Both behind sign-in (a session or a token: SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

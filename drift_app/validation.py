@@ -177,6 +177,12 @@ def _scores(rec: dict, idx, problems: list[Problem]) -> dict:
     return out
 
 
+def parse_scores(raw: Any) -> tuple[dict, list[Problem]]:
+    """Validate a {name: number} scores object the way ingestion does; (scores, problems)."""
+    problems: list[Problem] = []
+    return _scores({"scores": raw}, None, problems), problems
+
+
 def parse_samples(
     payload: Any, *, default_model_version: str, max_batch: int, max_prompt_chars: int, max_response_chars: int,
 ) -> tuple[list[SampleIn], bool]:

@@ -58,6 +58,12 @@ class DeploymentFeedbackSettings(models.Model):
         default=15, validators=[MinValueValidator(1), MaxValueValidator(240)],
         help_text="How long a claim locks a flag for one SME.",
     )
+    # Scores sent by tracing tools (Langfuse/Opik scores, Phoenix annotations; feedback/integrations.py):
+    # a numeric score named here below its threshold flags the answer for SME triage.
+    score_flag_thresholds = models.JSONField(
+        default=dict, blank=True,
+        help_text='{score name: threshold}, e.g. {"helpfulness": 0.5}: a tool\'s score below it becomes a flag.',
+    )
 
     class Meta:
         verbose_name = "deployment feedback settings"

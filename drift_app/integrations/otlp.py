@@ -285,10 +285,10 @@ def span_record(*, trace_id: str, span_id: str, attrs: dict[str, Any], end_nanos
 
 
 def validate(records: list[dict], labels: list[str], *, default_model_version: str, max_batch: int,
-             max_prompt_chars: int, max_response_chars: int) -> tuple[list[SampleIn], list[str]]:
-    """Validate records like the JSON API does; (valid records, one problem line per refused one)."""
+             max_prompt_chars: int, max_response_chars: int) -> tuple[list[SampleIn], list[tuple[str, str]]]:
+    """Validate records like the JSON API does; (valid records, (label, problem) per refused one)."""
     accepted: list[SampleIn] = []
-    refused: list[str] = []
+    refused: list[tuple[str, str]] = []
     for start in range(0, len(records), max_batch):
         chunk = list(zip(records[start:start + max_batch], labels[start:start + max_batch]))
         while chunk:
@@ -299,10 +299,12 @@ def validate(records: list[dict], labels: list[str], *, default_model_version: s
             except PayloadInvalid as exc:
                 bad = {p.index for p in exc.problems}
                 for p in exc.problems:
-                    if p.index is not None and p.index < len(chunk):
-                        refused.append(f"{chunk[p.index][1]}: {p.field} {p.problem}")
+                    # One line per refused record: its first problem.
+                    if p.index is not None and p.index < len(chunk) and not any(
+                            q.index == p.index for q in exc.problems[:exc.problems.index(p)]):
+                        refused.append((chunk[p.index][1], f"{p.field} {p.problem}"))
                 if None in bad:  # a whole-batch problem cannot happen here; stop rather than loop
-                    refused.extend(f"{label}: {exc}" for _, label in chunk)
+                    refused.extend((label, str(exc)) for _, label in chunk)
                     break
                 chunk = [c for i, c in enumerate(chunk) if i not in bad]
                 continue
@@ -335,5 +337,5 @@ def map_request(request: ExportTraceServiceRequest, **limits) -> Mapped:
                 labels.append(label)
     accepted, refused = validate(records, labels, **limits)
     out.records = accepted
-    out.rejected.extend(refused)
+    out.rejected.extend(f"{label}: {problem}" for label, problem in refused)
     return out

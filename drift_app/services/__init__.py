@@ -31,6 +31,7 @@ from .samples import (
     IngestedSample,
     IngestResult,
     embeddings_backfill,
+    sample_scores_merge,
     samples_embed,
     samples_ingest,
     samples_store_vectors,
@@ -42,7 +43,7 @@ __all__ = [
     "MAX_WINDOW_VECTORS", "SAMPLE_TABLE", "TARGET_COLUMNS", "IngestResult", "IngestedSample",
     "baseline_calibration", "baseline_create", "baseline_fit", "deployment_create", "drift_run_compute",
     "drift_runs_create", "drift_schedule_sync", "drift_window_scheduled", "embeddings_backfill",
-    "last_complete_window", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
+    "last_complete_window", "sample_scores_merge", "samples_embed", "samples_ingest", "samples_purge", "samples_store_vectors",
     "team_membership_add", "deployment_update", "DEPLOYMENT_SETTINGS",
     "api_key_revoke", "ingestion_key_create", "personal_token_create", "ReapResult", "runs_reap",
 ]

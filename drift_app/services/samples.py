@@ -249,3 +249,27 @@ def embeddings_backfill(*, chunk_size: int = 1000, cap: int | None = None) -> in
     if ids:
         logger.info("embedding backfill queued %d samples", len(ids))
     return len(ids)
+
+
+def sample_scores_merge(*, sample: ProductionSample, scores: dict[str, float]) -> dict[str, float]:
+    """Add or replace named quality scores on a stored sample (a trace tool's score arriving later).
+
+    One atomic `jsonb ||` update, so two scores arriving together both stick. Names and values are
+    validated by the caller like ingested scores (drift_app.validation); the cap on how many scores a
+    sample holds is checked here. Returns the sample's scores afterwards.
+    """
+    from django.core.exceptions import ValidationError
+
+    from ..validation import MAX_SCORES
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT scores FROM {SAMPLE_TABLE} WHERE id = %s FOR UPDATE", [sample.id])
+        current = cursor.fetchone()[0] or {}
+        if isinstance(current, str):
+            current = json.loads(current)
+        if len(set(current) | set(scores)) > MAX_SCORES:
+            raise ValidationError({"scores": f"a sample holds at most {MAX_SCORES} scores"})
+        cursor.execute(f"UPDATE {SAMPLE_TABLE} SET scores = scores || %s::jsonb WHERE id = %s RETURNING scores",
+                       [json.dumps(scores), sample.id])
+        merged = cursor.fetchone()[0]
+    return json.loads(merged) if isinstance(merged, str) else merged
