@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import embeddings, selectors, stats
+from .. import embeddings, metric_sinks, selectors, stats
 from ..models import (
     Baseline,
     BaselineCalibration,
@@ -288,6 +288,8 @@ def drift_run_compute(*, run: DriftRun) -> DriftRun:
     run.duration_seconds = time.perf_counter() - started
     run.finished_at = timezone.now()
     run.save()
+    if run.status == DriftRun.Status.COMPLETED:
+        metric_sinks.queue_export(kind="drift_run", object_id=run.id)
     return run
 
 

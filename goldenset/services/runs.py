@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from drift_app import outbound
+from drift_app import metric_sinks, outbound
 from drift_app.models import Deployment
 from drift_app.stats import scoring
 
@@ -256,6 +256,7 @@ def _eval_run_finish(*, run: EvalRun, results: list[EvalResult]) -> EvalRun:
             run.save(update_fields=["is_baseline"])
         else:
             _compare_with_baseline(run=run, baseline=baseline)
+        metric_sinks.queue_export(kind="eval_run", object_id=run.id)
     return run
 
 
