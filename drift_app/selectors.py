@@ -97,7 +97,10 @@ def sample_find(*, user, pk: int | None = None, deployment_slug: str | None = No
 def sample_counts(*, deployment: Deployment) -> dict[str, int]:
     """How many samples the deployment has, and how many of them have their prompt embedded."""
     samples = ProductionSample.objects.filter(deployment=deployment)
-    return {"total": samples.count(), "embedded": samples.filter(prompt_embedding__isnull=False).count()}
+    # embedded_current: vectors of the current encoder; below `embedded` while a switch of encoder re-embeds.
+    return {"total": samples.count(), "embedded": samples.filter(prompt_embedding__isnull=False).count(),
+            "embedded_current": samples.filter(prompt_embedding__isnull=False,
+                                               embedding_model=embeddings.MODEL_NAME).count()}
 
 
 def sample_list(*, deployment: Deployment) -> QuerySet[ProductionSample]:

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.generic import TemplateView
 
-from . import selectors
+from . import embeddings, selectors
 from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin
 
 
@@ -41,6 +41,8 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
             page=page,
             total=counts["total"],
             embedded=counts["embedded"],
+            embedded_current=counts["embedded_current"],
+            encoder=embeddings.MODEL_NAME,
             baseline=selectors.baseline_active(deployment=deployment),
             drift_runs=selectors.drift_run_list(deployment=deployment)[:40],
             quality=selectors.quality_series(deployment=deployment),
