@@ -10,6 +10,9 @@ Prints one JSON line: {"bench": "ingest", "samples_per_s": …, "pipeline_vs_bar
   worker → pgvector) divided by a bare SentenceTransformer.encode of the same texts in this run.
   Measured in interleaved rounds (bare, then pipeline, on the same texts); the median ratio is
   reported with each round's ratio, so that background load on a 2-core machine shows up as spread.
+- onnx_vs_torch: encoder throughput of the ONNX Runtime backend divided by PyTorch (sentence-transformers) on
+  the same texts, interleaved rounds, median; onnx_mean_cosine: the mean cosine between their vectors
+  (targets: ≥ 1.5× and ≥ 0.999).
 Run: .venv/bin/python bench/ingest.py [--samples 20000] [--embed-samples 1000] [--rounds 3]
 """
 
@@ -214,6 +217,28 @@ def main() -> None:
             pipe_rates.append(len(texts) / (time.perf_counter() - t0))
             log(f"round {rnd}: bare {bare_rates[-1]:.0f} texts/s, pipeline {pipe_rates[-1]:.0f} texts/s")
         ratios = sorted(p / b for p, b in zip(pipe_rates, bare_rates))
+
+        # --- 4. encoders: PyTorch vs ONNX Runtime on the same texts (interleaved rounds) ----------------
+        from drift_app.integrations import encoders
+
+        if not encoders.onnx_path().exists():
+            encoders.export_onnx()
+        onnx_model, torch_model = encoders.OnnxSentenceModel(), embeddings.get_model()
+        orecs = records_for(args.embed_samples, prefix="onnx", seed=29)
+        otexts = [r["prompt"] for r in orecs] + [r["response"] for r in orecs]
+        onnx_model.encode(otexts[:64])  # warm-up
+        torch_rates, onnx_rates = [], []
+        for rnd in range(args.rounds):
+            t0 = time.perf_counter()
+            tv = torch_model.encode(otexts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=False)
+            torch_rates.append(len(otexts) / (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            ov = onnx_model.encode(otexts, batch_size=128)
+            onnx_rates.append(len(otexts) / (time.perf_counter() - t0))
+            log(f"encoders round {rnd}: torch {torch_rates[-1]:.0f} texts/s, onnx {onnx_rates[-1]:.0f} texts/s")
+        onnx_ratios = sorted(o / t for o, t in zip(onnx_rates, torch_rates))
+        cosines = np.sum(tv * ov, axis=1)
         bare_rate = float(np.median(bare_rates))
         pipe_rate = float(np.median(pipe_rates))
 
@@ -229,9 +254,17 @@ def main() -> None:
             "bare_texts_per_s": round(bare_rate, 1),
             "pipeline_texts_per_s": round(pipe_rate, 1),
             "embed_texts_per_round": len(texts),
+            "onnx_vs_torch": round(float(np.median(onnx_ratios)), 3),
+            "onnx_vs_torch_rounds": [round(r, 3) for r in onnx_ratios],
+            "onnx_mean_cosine": round(float(cosines.mean()), 6),
+            "onnx_min_cosine": round(float(cosines.min()), 6),
+            "torch_texts_per_s": round(float(np.median(torch_rates)), 1),
+            "onnx_texts_per_s": round(float(np.median(onnx_rates)), 1),
+            "encoder_texts_per_round": len(otexts),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "device": embeddings.device(),
-            "targets": {"samples_per_s": 5000, "otlp_spans_per_s": 5000, "pipeline_vs_bare": 0.9},
+            "targets": {"samples_per_s": 5000, "otlp_spans_per_s": 5000, "pipeline_vs_bare": 0.9,
+                        "onnx_vs_torch": 1.5, "onnx_mean_cosine": 0.999},
         })
     finally:
         for p in procs:

@@ -28,7 +28,7 @@ from drift_app.models import ApiKey, ProductionSample
 from drift_app.services import ingestion_key_create
 from feedback.models import DeploymentFeedbackSettings, Flag
 from tests import factories
-from tests.drift.test_embedding_pipeline import _wait_embedded, worker_factory  # noqa: F401 (a fixture)
+from tests.drift.test_embedding_pipeline import _database_url, _wait_embedded
 from tests.drift.test_otlp_receiver import otlp_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -59,6 +59,37 @@ class _ChatHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, redis_server, tmp_path_factory):
+    """One real Celery worker for this module's tests (its model loads once)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import redis
+
+    from tests.drift.test_embedding_pipeline import ROOT
+
+    with django_db_blocker.unblock():
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "drift_app.settings.test", "DATABASE_URL": _database_url(),
+               "CELERY_BROKER_URL": redis_server}
+    redis.Redis.from_url(redis_server).flushdb()
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "drift_app.celery", "worker", "-Q", "embeddings,default", "-c", "1",
+         "--loglevel", "INFO", "-n", "tracing@%h", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log = log
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    redis.Redis.from_url(redis_server).flushdb()
 
 
 @pytest.fixture
@@ -95,9 +126,7 @@ def _assert_one_sample(deployment) -> ProductionSample:
     return sample
 
 
-def test_the_opentelemetry_sdk_exporter_fills_a_deployment_once(live_server, deployment, key, model_server,
-                                                                  worker_factory):  # noqa: F811
-    worker = worker_factory()
+def test_the_opentelemetry_sdk_exporter_fills_a_deployment_once(live_server, deployment, key, model_server, worker):
     captured = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
@@ -141,10 +170,9 @@ def test_the_opentelemetry_sdk_exporter_fills_a_deployment_once(live_server, dep
 
 
 def test_the_langfuse_sdk_traces_and_scores_into_driftdesk(live_server, deployment, key, model_server, personas,
-                                                           worker_factory, monkeypatch):  # noqa: F811
+                                                           worker, monkeypatch):
     from langfuse import Langfuse
 
-    worker = worker_factory()
     DeploymentFeedbackSettings.objects.create(deployment=deployment, score_flag_thresholds={"helpfulness": 0.5})
     for name, value in {"LANGFUSE_PUBLIC_KEY": key[:12], "LANGFUSE_SECRET_KEY": key,
                         "LANGFUSE_BASE_URL": live_server.url, "LANGFUSE_HOST": live_server.url}.items():

@@ -194,3 +194,14 @@ def test_personal_tokens_and_anonymous_callers_are_refused(personas):
     assert APIClient().post("/api/public/scores", data="{}", content_type="application/json").status_code == 401
     r = personas.api("erin").post("/api/public/ingestion", data="{}", content_type="application/json")
     assert r.status_code == 403
+
+
+def test_score_thresholds_must_be_numbers_by_name():
+    from django.core.exceptions import ValidationError
+
+    from feedback.models import validate_score_thresholds
+
+    validate_score_thresholds({"helpfulness": 0.5, "faithfulness": 1})
+    for bad in ([0.5], {"helpfulness": "high"}, {"helpfulness": True}, {"x": float("nan")}):
+        with pytest.raises(ValidationError):
+            validate_score_thresholds(bad)
