@@ -39,7 +39,7 @@ def _real_queries(n: int) -> list[str]:
 
 
 def test_the_onnx_backend_agrees_with_pytorch_on_real_queries(onnx_model):
-    texts = _real_queries(120) + ["a very long support question " * 80]
+    texts = _real_queries(60) + ["a very long support question " * 80]
     torch_vectors = embeddings.get_model().encode(texts, batch_size=64, normalize_embeddings=True,
                                                   convert_to_numpy=True, show_progress_bar=False)
     onnx_vectors = onnx_model.encode(texts, batch_size=64)
