@@ -5,9 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: setup system-deps venv migrate demo demo-reset stop status test fuzz bench lint lint-imports docker-images bench-scale
+.PHONY: setup onnx-encoder system-deps venv migrate demo demo-reset stop status test fuzz bench lint lint-imports docker-images bench-scale
 
-setup: venv system-deps
+setup: venv system-deps onnx-encoder
+
+# The ONNX encoder (DRIFTDESK_ENCODER=onnx): exported once from the shipped weights, never downloaded.
+onnx-encoder: venv
+	$(PY) -m drift_app.integrations.encoders
 
 # Development mode (embedded PostgreSQL, local Redis, defaults for the production-required variables)
 # only for what runs on a developer's machine; anything else must be configured (README, "Deploy").

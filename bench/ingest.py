@@ -3,10 +3,16 @@
 Prints one JSON line: {"bench": "ingest", "samples_per_s": …, "pipeline_vs_bare": …, …}
 - samples_per_s: samples/s through the bulk API (HTTP to gunicorn, batches of 1,000, two client
   threads) into PostgreSQL, in a scratch database on the same server.
+- otlp_spans_per_s: LLM spans/s through the OTLP/HTTP receiver (POST /v1/traces, protobuf ExportTraceServiceRequest
+  of 1,000 GenAI-convention spans each, two client threads) into PostgreSQL: the same texts, batch size,
+  threads and server as samples_per_s, in the same run, right after it.
 - pipeline_vs_bare: embedding throughput of the full pipeline (API ingest → Celery task on a real
   worker → pgvector) divided by a bare SentenceTransformer.encode of the same texts in this run.
   Measured in interleaved rounds (bare, then pipeline, on the same texts); the median ratio is
   reported with each round's ratio, so that background load on a 2-core machine shows up as spread.
+- onnx_vs_torch: encoder throughput of the ONNX Runtime backend divided by PyTorch (sentence-transformers) on
+  the same texts, interleaved rounds, median; onnx_mean_cosine: the mean cosine between their vectors
+  (targets: ≥ 1.5× and ≥ 0.999).
 Run: .venv/bin/python bench/ingest.py [--samples 20000] [--embed-samples 1000] [--rounds 3]
 """
 
@@ -48,7 +54,36 @@ def records_for(n: int, *, prefix: str, seed: int) -> list[dict]:
     ]
 
 
-def post_batches(port: int, token: str, slug: str, batches: list[bytes], threads: int = 2) -> None:
+def otlp_bodies(recs: list[dict], *, per_request: int = 1000) -> list[bytes]:
+    """The records as OTLP protobuf export requests: one GenAI-convention chat span per record."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+    def kv(key, value):
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+
+    bodies = []
+    for start in range(0, len(recs), per_request):
+        spans = []
+        for i, r in enumerate(recs[start:start + per_request], start=start):
+            end = int(dt.datetime.fromisoformat(r["timestamp"]).timestamp() * 1e9)
+            spans.append(Span(
+                trace_id=(i + 1).to_bytes(16, "big"), span_id=(i + 1).to_bytes(8, "big"), name="chat",
+                kind=Span.SPAN_KIND_CLIENT, start_time_unix_nano=end - 500_000_000, end_time_unix_nano=end,
+                attributes=[kv("gen_ai.operation.name", "chat"), kv("gen_ai.request.model", r["model_version"]),
+                            kv("gen_ai.response.model", r["model_version"]),
+                            kv("gen_ai.input.messages", json.dumps(
+                                [{"role": "user", "parts": [{"type": "text", "content": r["prompt"]}]}])),
+                            kv("gen_ai.output.messages", json.dumps(
+                                [{"role": "assistant", "parts": [{"type": "text", "content": r["response"]}]}]))]))
+        request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
+        bodies.append(request.SerializeToString())
+    return bodies
+
+
+def post_batches(port: int, token: str, slug: str, batches: list[bytes], threads: int = 2, *,
+                 path: str | None = None, content_type: str = "application/json", auth: str = "Token") -> None:
     queue = list(batches)
     lock = threading.Lock()
     errors: list[str] = []
@@ -60,8 +95,8 @@ def post_batches(port: int, token: str, slug: str, batches: list[bytes], threads
                 if not queue:
                     break
                 body = queue.pop()
-            conn.request("POST", f"/api/v1/deployments/{slug}/samples", body=body,
-                         headers={"Content-Type": "application/json", "Authorization": f"Token {token}"})
+            conn.request("POST", path or f"/api/v1/deployments/{slug}/samples", body=body,
+                         headers={"Content-Type": content_type, "Authorization": f"{auth} {token}"})
             resp = conn.getresponse()
             data = resp.read()
             if resp.status not in (200, 201):
@@ -99,9 +134,11 @@ def main() -> None:
     team_membership_add(user=user, role="ml_engineer")
     ingest_dep = deployment_create(name="Bench ingest", slug="bench-ingest", current_model_version="v1")
     embed_dep = deployment_create(name="Bench embed", slug="bench-embed", current_model_version="v1")
+    otlp_dep = deployment_create(name="Bench OTLP", slug="bench-otlp", current_model_version="v1")
     # Clients ingest with a per-deployment ingestion key (it can do nothing else), as in production.
     _, token = ingestion_key_create(deployment=ingest_dep, user=user, name="bench", scopes=["ingest:samples"])
     _, embed_token = ingestion_key_create(deployment=embed_dep, user=user, name="bench", scopes=["ingest:samples"])
+    _, otlp_token = ingestion_key_create(deployment=otlp_dep, user=user, name="bench", scopes=["ingest:samples"])
 
     env = {**os.environ, "DATABASE_URL": db_url, "CELERY_BROKER_URL": broker, "DEBUG": "true"}
     port = free_port()
@@ -131,6 +168,19 @@ def main() -> None:
         assert stored == len(recs), (stored, len(recs))
         samples_per_s = len(recs) / ingest_s
         log(f"ingested {len(recs)} samples in {ingest_s:.2f} s: {samples_per_s:.0f}/s")
+
+        # --- 1b. the same texts as OTLP spans through the trace receiver (same batch size and threads) ----
+        otlp = otlp_bodies(recs)
+        otlp_post = dict(path="/v1/traces", content_type="application/x-protobuf", auth="Bearer")
+        post_batches(port, otlp_token, otlp_dep.slug, otlp[:2], **otlp_post)  # warm-up
+        ProductionSample.objects.filter(deployment=otlp_dep).delete()
+        t0 = time.perf_counter()
+        post_batches(port, otlp_token, otlp_dep.slug, otlp, **otlp_post)
+        otlp_s = time.perf_counter() - t0
+        stored = ProductionSample.objects.filter(deployment=otlp_dep).count()
+        assert stored == len(recs), (stored, len(recs))
+        otlp_spans_per_s = len(recs) / otlp_s
+        log(f"OTLP: {len(recs)} spans in {otlp_s:.2f} s: {otlp_spans_per_s:.0f}/s")
         # The queued embedding tasks of step 1 are not part of step 2.
         import redis
 
@@ -167,12 +217,36 @@ def main() -> None:
             pipe_rates.append(len(texts) / (time.perf_counter() - t0))
             log(f"round {rnd}: bare {bare_rates[-1]:.0f} texts/s, pipeline {pipe_rates[-1]:.0f} texts/s")
         ratios = sorted(p / b for p, b in zip(pipe_rates, bare_rates))
+
+        # --- 4. encoders: PyTorch vs ONNX Runtime on the same texts (interleaved rounds) ----------------
+        from drift_app.integrations import encoders
+
+        if not encoders.onnx_path().exists():
+            encoders.export_onnx()
+        onnx_model, torch_model = encoders.OnnxSentenceModel(), embeddings.get_model()
+        orecs = records_for(args.embed_samples, prefix="onnx", seed=29)
+        otexts = [r["prompt"] for r in orecs] + [r["response"] for r in orecs]
+        onnx_model.encode(otexts[:64])  # warm-up
+        torch_rates, onnx_rates = [], []
+        for rnd in range(args.rounds):
+            t0 = time.perf_counter()
+            tv = torch_model.encode(otexts, batch_size=128, normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=False)
+            torch_rates.append(len(otexts) / (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            ov = onnx_model.encode(otexts, batch_size=128)
+            onnx_rates.append(len(otexts) / (time.perf_counter() - t0))
+            log(f"encoders round {rnd}: torch {torch_rates[-1]:.0f} texts/s, onnx {onnx_rates[-1]:.0f} texts/s")
+        onnx_ratios = sorted(o / t for o, t in zip(onnx_rates, torch_rates))
+        cosines = np.sum(tv * ov, axis=1)
         bare_rate = float(np.median(bare_rates))
         pipe_rate = float(np.median(pipe_rates))
 
         emit({
             "bench": "ingest",
             "samples_per_s": round(samples_per_s, 1),
+            "otlp_spans_per_s": round(otlp_spans_per_s, 1),
+            "otlp_seconds": round(otlp_s, 3),
             "pipeline_vs_bare": round(float(np.median(ratios)), 3),
             "pipeline_vs_bare_rounds": [round(r, 3) for r in ratios],
             "ingest_samples": len(recs),
@@ -180,9 +254,17 @@ def main() -> None:
             "bare_texts_per_s": round(bare_rate, 1),
             "pipeline_texts_per_s": round(pipe_rate, 1),
             "embed_texts_per_round": len(texts),
+            "onnx_vs_torch": round(float(np.median(onnx_ratios)), 3),
+            "onnx_vs_torch_rounds": [round(r, 3) for r in onnx_ratios],
+            "onnx_mean_cosine": round(float(cosines.mean()), 6),
+            "onnx_min_cosine": round(float(cosines.min()), 6),
+            "torch_texts_per_s": round(float(np.median(torch_rates)), 1),
+            "onnx_texts_per_s": round(float(np.median(onnx_rates)), 1),
+            "encoder_texts_per_round": len(otexts),
             "load_average_1min": round(os.getloadavg()[0], 2),
             "device": embeddings.device(),
-            "targets": {"samples_per_s": 5000, "pipeline_vs_bare": 0.9},
+            "targets": {"samples_per_s": 5000, "otlp_spans_per_s": 5000, "pipeline_vs_bare": 0.9,
+                        "onnx_vs_torch": 1.5, "onnx_mean_cosine": 0.999},
         })
     finally:
         for p in procs:

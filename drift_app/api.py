@@ -165,6 +165,9 @@ class SampleInputSerializer(serializers.Serializer):
 
     external_id = serializers.CharField(max_length=200, help_text="Client id, unique per deployment.")
     prompt = serializers.CharField(help_text="Non-empty, no NUL characters, at most DRIFTDESK_MAX_PROMPT_CHARS.")
+    prompt_system = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="Optional system/developer part of the prompt, stored apart: drift embeds `prompt` only.")
     response = serializers.CharField(allow_blank=True, help_text="At most DRIFTDESK_MAX_RESPONSE_CHARS.")
     model_version = serializers.CharField(required=False, help_text="Defaults to the deployment's current version.")
     timestamp = serializers.DateTimeField(help_text="ISO 8601 with time zone: when the answer was served.")
@@ -179,6 +182,7 @@ class SampleOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     external_id = serializers.CharField()
     prompt = serializers.CharField()
+    prompt_system = serializers.CharField()
     response = serializers.CharField()
     model_version = serializers.CharField()
     client_timestamp = serializers.DateTimeField()

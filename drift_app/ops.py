@@ -59,6 +59,8 @@ class RequestIdFilter(logging.Filter):
 REQUESTS = Counter("driftdesk_http_requests_total", "HTTP requests served", ["method", "status"])
 REQUEST_SECONDS = Histogram("driftdesk_http_request_seconds", "HTTP request duration", ["method"])
 SAMPLES_INGESTED = Counter("driftdesk_samples_ingested_total", "Production samples stored by the ingestion API")
+OTLP_SPANS = Counter("driftdesk_otlp_spans_total", "Spans received by the OTLP trace receiver, by outcome "
+                     "(created, existing: a re-export, ignored: not an LLM call, rejected)", ["outcome"])
 
 
 class RequestIdMiddleware:

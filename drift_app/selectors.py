@@ -147,7 +147,10 @@ def sample_find(*, user, pk: int | None = None, deployment_slug: str | None = No
 def sample_counts(*, deployment: Deployment) -> dict[str, int]:
     """How many samples the deployment has, and how many of them have their prompt embedded."""
     samples = ProductionSample.objects.filter(deployment=deployment)
-    return {"total": samples.count(), "embedded": samples.filter(prompt_embedding__isnull=False).count()}
+    # embedded_current: vectors of the current encoder; below `embedded` while a switch of encoder re-embeds.
+    return {"total": samples.count(), "embedded": samples.filter(prompt_embedding__isnull=False).count(),
+            "embedded_current": samples.filter(prompt_embedding__isnull=False,
+                                               embedding_model=embeddings.MODEL_NAME).count()}
 
 
 def sample_list(*, deployment: Deployment) -> QuerySet[ProductionSample]:
@@ -446,3 +449,20 @@ def quality_series(*, deployment: Deployment, days: int = 30) -> dict:
         put("relevance", day, rel, n_rel)
         put("response_tokens", day, length, n)
     return {"days": [d.isoformat() for d in day_list], "series": series, "counts": counts}
+
+
+def sample_for_trace(*, deployment: Deployment, trace_id: str, span_id: str | None = None) -> ProductionSample | None:
+    """The sample a trace tool's score or annotation points at, within `deployment` only.
+
+    Samples from traces (OTLP, Langfuse) have external_id "<trace id>:<span id>". With a span id the match
+    is exact (the unique index); with a trace id only, the trace's last LLM call (its final answer); with a
+    span id only (Phoenix annotations), the span in any trace.
+    """
+    samples = ProductionSample.objects.filter(deployment=deployment).defer("prompt_embedding", "response_embedding")
+    if trace_id and span_id:
+        return samples.filter(external_id=f"{trace_id}:{span_id}").first()
+    if trace_id:
+        return samples.filter(external_id__startswith=f"{trace_id}:").order_by("-client_timestamp", "-id").first()
+    if span_id:
+        return samples.filter(external_id__endswith=f":{span_id}").order_by("-id").first()
+    return None

@@ -54,3 +54,12 @@ def sample_partitions_maintain_task() -> dict:
 def reap_stuck_runs_task() -> dict:
     result = services.runs_reap()
     return {"requeued": len(result.requeued), "failed": len(result.failed), "baselines": len(result.baselines)}
+
+
+# Metrics out (drift_app/metric_sinks.py): a few retries with backoff, then the export is given up and logged
+# as a failed task. The run it describes finished before this was queued and is never touched.
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=300, max_retries=4, acks_late=True)
+def metrics_export_task(sink: str, kind: str, object_id: int) -> str:
+    from . import metric_sinks
+
+    return metric_sinks.export(sink=sink, kind=kind, object_id=object_id).key

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import api, ops, views
+from .integrations import api as integrations_api
 
 api_v1 = [
     path("deployments", api.DeploymentListApi.as_view(), name="api-deployment-list"),
@@ -45,6 +46,12 @@ urlpatterns = [
     path("golden/", include("goldenset.urls")),
     path("feedback/", include("feedback.urls")),
     path("admin/", admin.site.urls),
+    # The OTLP/HTTP trace receiver, at the standard path and at the paths other tools' receivers use, so an
+    # exporter is repointed by changing only its endpoint. Langfuse-shaped JSON endpoints live in feedback.
+    path("v1/traces", integrations_api.OtlpTracesApi.as_view(), name="otlp-traces"),
+    path("otel/v1/traces", integrations_api.OtlpTracesApi.as_view(), name="otlp-traces-otel"),
+    path("api/public/otel/v1/traces", integrations_api.OtlpTracesApi.as_view(), name="otlp-traces-langfuse"),
+    path("", include("feedback.integrations_urls")),
     path("api/v1/", include(api_v1)),
     # Both behind sign-in (a session or a token: SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]).
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

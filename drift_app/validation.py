@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 # is accepted by the parser but refused by the database, so it is refused here, at the edge.
 MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
 
-FIELDS = {"external_id", "prompt", "response", "model_version", "timestamp", "metadata", "scores"}
+FIELDS = {"external_id", "prompt", "prompt_system", "response", "model_version", "timestamp", "metadata", "scores"}
 MAX_SCORES = 20
 MAX_SCORE_NAME = 50
 _SCORE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
@@ -35,6 +35,8 @@ class SampleIn:
     client_timestamp: dt.datetime
     metadata: dict = field(default_factory=dict)
     scores: dict = field(default_factory=dict)
+    # The system/developer part of the prompt, kept apart so drift embeds only what users wrote (`prompt`).
+    prompt_system: str = ""
 
 
 @dataclass
@@ -175,6 +177,12 @@ def _scores(rec: dict, idx, problems: list[Problem]) -> dict:
     return out
 
 
+def parse_scores(raw: Any) -> tuple[dict, list[Problem]]:
+    """Validate a {name: number} scores object the way ingestion does; (scores, problems)."""
+    problems: list[Problem] = []
+    return _scores({"scores": raw}, None, problems), problems
+
+
 def parse_samples(
     payload: Any, *, default_model_version: str, max_batch: int, max_prompt_chars: int, max_response_chars: int,
 ) -> tuple[list[SampleIn], bool]:
@@ -203,6 +211,9 @@ def parse_samples(
         external_id = _text(rec, "external_id", idx, problems, max_chars=200)
         prompt = _text(rec, "prompt", idx, problems, max_chars=max_prompt_chars)
         response = _text(rec, "response", idx, problems, max_chars=max_response_chars, allow_empty=True)
+        prompt_system = ""
+        if rec.get("prompt_system") is not None:
+            prompt_system = _text(rec, "prompt_system", idx, problems, max_chars=max_prompt_chars, allow_empty=True)
         model_version = default_model_version
         if rec.get("model_version") is not None:
             model_version = _text(rec, "model_version", idx, problems, max_chars=200)
@@ -229,7 +240,7 @@ def parse_samples(
                 problems.append(Problem(idx, "external_id", f"duplicates the external_id of sample {seen[external_id]} in this request"))
             seen[external_id] = i
         if len(problems) == n_before:
-            out.append(SampleIn(external_id, prompt, response, model_version, ts, metadata, scores))
+            out.append(SampleIn(external_id, prompt, response, model_version, ts, metadata, scores, prompt_system))
         if len(problems) >= 100:
             break
     if problems:

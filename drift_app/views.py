@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.exceptions import AuthenticationFailed, NotAcceptable, NotAuthenticated
 
-from . import selectors, services
+from . import embeddings, selectors, services
 from .models import Team, TeamMembership
 from .roles import ALL_ROLES, COMPLIANCE, ML_ENGINEER, SME, TEAM_ADMIN, RoleRequiredMixin, has_role
 from .services.keys import INGESTION_SCOPES
@@ -51,6 +51,8 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
             page=page,
             total=counts["total"],
             embedded=counts["embedded"],
+            embedded_current=counts["embedded_current"],
+            encoder=embeddings.MODEL_NAME,
             baseline=selectors.baseline_active(deployment=deployment),
             drift_runs=selectors.drift_run_list(deployment=deployment)[:40],
             quality=selectors.quality_series(deployment=deployment),

@@ -5,7 +5,7 @@ from .models import Adjudication, DeploymentFeedbackSettings, Flag, Label, Promo
 
 @admin.register(DeploymentFeedbackSettings)
 class DeploymentFeedbackSettingsAdmin(admin.ModelAdmin):
-    list_display = ("deployment", "overlap", "claim_minutes")
+    list_display = ("deployment", "overlap", "claim_minutes", "score_flag_thresholds")
     list_select_related = ("deployment",)
 
 

@@ -46,6 +46,19 @@ CONFIRMED_LABELS = (LabelChoice.CONFIRMED_BAD, LabelChoice.OUTDATED_KNOWLEDGE, L
 BAD_VERDICTS = (LabelChoice.CONFIRMED_BAD, LabelChoice.POLICY_VIOLATION)
 
 
+def validate_score_thresholds(value) -> None:
+    """{score name: finite number}: the thresholds under which a tracing tool's score flags an answer."""
+    import math
+
+    from django.core.exceptions import ValidationError
+
+    if not isinstance(value, dict):
+        raise ValidationError('must be a JSON object of score name: threshold, e.g. {"helpfulness": 0.5}')
+    for name, threshold in value.items():
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+            raise ValidationError(f"the threshold of {str(name)[:50]!r} must be a finite number")
+
+
 class DeploymentFeedbackSettings(models.Model):
     """Per-deployment feedback settings; a deployment without a row uses the field defaults."""
 
@@ -57,6 +70,12 @@ class DeploymentFeedbackSettings(models.Model):
     claim_minutes = models.PositiveSmallIntegerField(
         default=15, validators=[MinValueValidator(1), MaxValueValidator(240)],
         help_text="How long a claim locks a flag for one SME.",
+    )
+    # Scores sent by tracing tools (Langfuse/Opik scores, Phoenix annotations; feedback/integrations.py):
+    # a numeric score named here below its threshold flags the answer for SME triage.
+    score_flag_thresholds = models.JSONField(
+        default=dict, blank=True, validators=[validate_score_thresholds],
+        help_text='{score name: threshold}, e.g. {"helpfulness": 0.5}: a tool\'s score below it becomes a flag.',
     )
 
     class Meta:

@@ -11,3 +11,9 @@ class GoldensetConfig(AppConfig):
         from . import metrics
 
         register_collector(metrics.collect)
+
+        from drift_app.metric_sinks import register_source
+
+        from .metric_source import eval_run_record
+
+        register_source("eval_run", eval_run_record)

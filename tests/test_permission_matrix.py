@@ -39,6 +39,10 @@ pytestmark = pytest.mark.django_db
 # healthz/readyz/metrics are the operations endpoints (no data; /metrics limited by its own setting).
 PUBLIC = {"login", "logout", "api-schema", "api-docs", "healthz", "readyz", "metrics"}
 SIGNED_IN = PUBLIC | {"home"}
+# Routes for tracing tools (issue 17): only a deployment's ingestion key may use them (Bearer, or Langfuse-style
+# Basic); every persona's personal token is refused (403), anonymous callers get 401. They answer like APIs.
+INGESTION_KEY_ROUTES = {"otlp-traces", "otlp-traces-otel", "otlp-traces-langfuse", "langfuse-ingestion",
+                        "langfuse-scores", "phoenix-span-annotations"}
 ROLE_PERSONAS = ("alice", "bob", "charlie", "erin")  # one per role (carol is a second SME)
 METHODS = ("get", "post", "put", "patch", "delete")
 # URL names whose <pk> is an object of this kind; routes with <slug> are bound to a deployment.
@@ -86,7 +90,8 @@ def routes() -> list[Route]:
         else:
             allowed = getattr(view, "http_method_names", METHODS)
             methods = tuple(m for m in METHODS if hasattr(view, m) and m in allowed)
-        out.append(Route(pattern, p.name or pattern, methods, pattern.startswith("api/")))
+        out.append(Route(pattern, p.name or pattern, methods,
+                         pattern.startswith("api/") or p.name in INGESTION_KEY_ROUTES))
     return out
 
 
@@ -219,6 +224,8 @@ def test_the_permission_matrix_holds_for_every_route_role_and_team(personas, set
                     r = _client(personas, name, api=False).get(r["Location"])
                 if r.status_code >= 500:
                     failures.append(f"{name} {method.upper()} {own_url} -> {r.status_code}")
+                if route.name in INGESTION_KEY_ROUTES and r.status_code != 403:
+                    failures.append(f"{name} (personal token) {method.upper()} {own_url} -> {r.status_code}, not 403")
                 if method == "get" and r.status_code == 200:
                     own_ok = True
                 if not bound:
@@ -235,5 +242,7 @@ def test_the_permission_matrix_holds_for_every_route_role_and_team(personas, set
                     failures.append(f"{name} (other team) {method.upper()} {their_url} -> {r.status_code}")
         if bound and "get" in route.methods and not own_ok:
             failures.append(f"no role reads {route.name} on its own team (fixture or route broken)")
+    missing = INGESTION_KEY_ROUTES - {r.name for r in all_routes}
+    assert not missing, f"ingestion-key routes not mounted: {sorted(missing)}"
     print(f"permission matrix: {len(all_routes)} routes, {checked} requests, {len(failures)} failures")
     assert not failures, "\n".join(failures)

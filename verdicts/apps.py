@@ -18,6 +18,12 @@ class VerdictsConfig(AppConfig):
 
         register_collector(metrics.collect)
 
+        from drift_app.metric_sinks import register_source
+
+        from .metric_source import verdict_record
+
+        register_source("verdict", verdict_record)
+
 
 def _grant_ml_engineer(sender, **kwargs) -> None:
     # drift_app.roles grants admin permissions per app label; this app's label is not in its list.

@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from drift_app import metric_sinks
 from drift_app import selectors as drift_selectors
 from drift_app.models import Deployment, DriftRun
 from drift_app.stats import verdict_rules as rules
@@ -519,6 +520,8 @@ def verdict_compute(*, deployment: Deployment, window_start: dt.datetime, window
                                   windows=_history_windows(policy))
     _alerts_apply(verdict=verdict, history=grid, policy=policy)
     _advice_apply(verdict=verdict, history=grid, policy=policy)
+    if changed:  # a new verdict (or a new version of one): its figures go to the metric sinks, when enabled
+        metric_sinks.queue_export(kind="verdict", object_id=verdict.id)
     if changed and current is not None and cascade:
         for later in selectors.verdict_list(deployment=deployment).filter(window_start__gte=window_end):
             verdict_compute(deployment=deployment, window_start=later.window_start, window_end=later.window_end,

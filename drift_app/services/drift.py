@@ -13,7 +13,7 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import embeddings, selectors, stats
+from .. import embeddings, metric_sinks, selectors, stats
 from . import leases
 from ..models import (
     Baseline,
@@ -380,6 +380,8 @@ def _drift_run_compute(run: DriftRun) -> DriftRun:
     run.duration_seconds = time.perf_counter() - started
     run.finished_at = timezone.now()
     run.save()
+    if run.status == DriftRun.Status.COMPLETED:
+        metric_sinks.queue_export(kind="drift_run", object_id=run.id)
     return run
 
 

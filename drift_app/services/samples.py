@@ -41,13 +41,15 @@ class IngestResult:
 
 _INSERT_SQL = f"""
 WITH input AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])
-        AS t(external_id, prompt, response, model_version, client_timestamp, metadata, scores)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
+                         %s::text[])
+        AS t(external_id, prompt, response, model_version, client_timestamp, metadata, scores, prompt_system)
 ), inserted AS (
     INSERT INTO {SAMPLE_TABLE}
-        (deployment_id, external_id, prompt, response, model_version, client_timestamp,
+        (deployment_id, external_id, prompt, prompt_system, response, model_version, client_timestamp,
          received_at, metadata, scores, embedding_model, embed_queued_at)
-    SELECT %s, external_id, prompt, response, model_version, client_timestamp, now(), metadata::jsonb, scores::jsonb, '', now()
+    SELECT %s, external_id, prompt, prompt_system, response, model_version, client_timestamp, now(), metadata::jsonb,
+           scores::jsonb, '', now()
     FROM input i
     -- The unique key includes the month (partitioning), so an external id sent again with another
     -- timestamp is caught here, in every month, under the external id's ingestion lock.
@@ -94,6 +96,7 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
         [r.client_timestamp for r in ordered],
         [json.dumps(r.metadata) for r in ordered],
         [json.dumps(r.scores) for r in ordered],
+        [r.prompt_system for r in ordered],
         deployment.id,
         deployment.id,
         deployment.id,
@@ -270,3 +273,27 @@ def embeddings_backfill(*, chunk_size: int = 1000, cap: int | None = None) -> in
     if ids:
         logger.info("embedding backfill queued %d samples", len(ids))
     return len(ids)
+
+
+def sample_scores_merge(*, sample: ProductionSample, scores: dict[str, float]) -> dict[str, float]:
+    """Add or replace named quality scores on a stored sample (a trace tool's score arriving later).
+
+    One atomic `jsonb ||` update, so two scores arriving together both stick. Names and values are
+    validated by the caller like ingested scores (drift_app.validation); the cap on how many scores a
+    sample holds is checked here. Returns the sample's scores afterwards.
+    """
+    from django.core.exceptions import ValidationError
+
+    from ..validation import MAX_SCORES
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT scores FROM {SAMPLE_TABLE} WHERE id = %s FOR UPDATE", [sample.id])
+        current = cursor.fetchone()[0] or {}
+        if isinstance(current, str):
+            current = json.loads(current)
+        if len(set(current) | set(scores)) > MAX_SCORES:
+            raise ValidationError({"scores": f"a sample holds at most {MAX_SCORES} scores"})
+        cursor.execute(f"UPDATE {SAMPLE_TABLE} SET scores = scores || %s::jsonb WHERE id = %s RETURNING scores",
+                       [json.dumps(scores), sample.id])
+        merged = cursor.fetchone()[0]
+    return json.loads(merged) if isinstance(merged, str) else merged

@@ -425,3 +425,14 @@ LOGGING["handlers"]["console"].update({"formatter": LOG_FORMAT, "filters": ["req
 # Celery workers log through these settings too (JSON), instead of replacing the root logger's handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- end of operations block ------------------------------------------------------------------
+
+# --- Metrics out (issue 17; drift_app/metric_sinks.py) ----------------------------------------------
+# Each sink is off by default. MLflow: a tracking URI (a server, checked against the outbound allowlist, or a
+# local `file:` store). W&B: "offline" (files under DRIFTDESK_WANDB_DIR, `wandb sync` later) or "online".
+DRIFTDESK_MLFLOW_TRACKING_URI = env.str("DRIFTDESK_MLFLOW_TRACKING_URI", default="")
+DRIFTDESK_MLFLOW_EXPERIMENT = env.str("DRIFTDESK_MLFLOW_EXPERIMENT", default="driftdesk")
+DRIFTDESK_WANDB_MODE = env.str("DRIFTDESK_WANDB_MODE", default="")
+if DRIFTDESK_WANDB_MODE not in ("", "offline", "online"):
+    raise ImproperlyConfigured(f"DRIFTDESK_WANDB_MODE must be empty (off), offline or online, got {DRIFTDESK_WANDB_MODE!r}")
+DRIFTDESK_WANDB_PROJECT = env.str("DRIFTDESK_WANDB_PROJECT", default="driftdesk")
+DRIFTDESK_WANDB_DIR = env.str("DRIFTDESK_WANDB_DIR", default="")

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from drift_app import outbound
+from drift_app import metric_sinks, outbound
 from drift_app.models import Deployment
 from drift_app.services import leases
 from drift_app.roles import SME, has_role
@@ -263,6 +263,7 @@ def _eval_run_finish(*, run: EvalRun, results: list[EvalResult]) -> EvalRun:
             run.save(update_fields=["is_baseline"])
         else:
             _compare_with_baseline(run=run, baseline=baseline)
+        metric_sinks.queue_export(kind="eval_run", object_id=run.id)
     return run
 
 

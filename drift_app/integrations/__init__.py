@@ -1,0 +1,1 @@
+"""Where users' data already is: the OTLP trace receiver (feedback-shaped endpoints live in feedback.integrations)."""
