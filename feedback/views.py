@@ -7,11 +7,13 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views import View
 from django.views.generic import TemplateView
@@ -27,7 +29,7 @@ from drift_app.roles import (
 )
 
 from . import selectors, services
-from .models import Flag, LabelChoice
+from .models import Flag, LabelChoice, Reason
 from .throttles import FlagRateThrottle, limit_message
 
 READERS = (SME, COMPLIANCE, ML_ENGINEER)
@@ -51,7 +53,10 @@ def highlight_pii(text: str) -> tuple[SafeString, list]:
 
 
 class FlagSampleView(RoleRequiredMixin, View):
-    """POST from the "flag this answer" control on the sample page."""
+    """POST from a "flag this answer" control: on the sample page or on a row of the sample explorer.
+
+    A refusal shows the sample page again with the reason and comment as typed and the problem in words.
+    """
 
     allowed_roles = (POWER_USER,)
     http_method_names = ["post"]
@@ -59,33 +64,88 @@ class FlagSampleView(RoleRequiredMixin, View):
     def post(self, request, sample_pk: int):
         sample = drift_selectors.sample_get(pk=sample_pk, user=request.user)
         back = reverse("sample-detail", args=[sample.deployment.slug, sample.pk])
+        nxt = request.POST.get("next", "")
+        if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+            back = nxt
+        reason, comment = request.POST.get("reason", ""), request.POST.get("comment", "")
         throttle = FlagRateThrottle()
         # The same per-user limit as the API, counted in the same Redis keys.
         if not throttle.allow_request(request, None):
-            return _problem(request, 429, limit_message(throttle.wait()), back)
+            return _flag_refused(request, sample, 429, limit_message(throttle.wait()), reason, comment)
+        if reason not in Reason.values:
+            return _flag_refused(request, sample, 400, "Choose what is wrong with the answer from the list "
+                                 "(incorrect, outdated, harmful, unhelpful or other).", reason, comment)
         try:
-            services.flag_create(
-                sample=sample, user=request.user,
-                reason=request.POST.get("reason", ""), comment=request.POST.get("comment", ""),
-            )
+            services.flag_create(sample=sample, user=request.user, reason=reason, comment=comment)
         except services.FeedbackError as exc:
-            return _problem(request, exc.status, exc.message, back)
+            return _flag_refused(request, sample, exc.status, exc.message, reason, comment)
         messages.success(request, "Thank you: the answer is flagged. An SME will review it; see My flags for the outcome.")
         return HttpResponseRedirect(back)
 
 
-def _problem(request, status: int, message: str, back: str):
-    return render(request, "feedback/problem.html", {"message": message, "back": back}, status=status)
+def _flag_refused(request, sample, status: int, message: str, reason: str, comment: str):
+    response = render(request, "drift/sample_detail.html", {
+        "sample": sample,
+        "flag_form": {"reason": reason, "comment": comment, "error": message},
+        "breadcrumbs": _sample_crumbs(sample),
+    }, status=status)
+    if status == 429:
+        response["Retry-After"] = "60"
+    return response
+
+
+def _sample_crumbs(sample) -> list[tuple[str, str]]:
+    return [("Home", reverse("home")),
+            ("Find answers", reverse("feedback:sample-explorer") + f"?deployment={sample.deployment.slug}"),
+            (f"Sample {sample.external_id}", "")]
+
+
+def _page(request, queryset, per_page: int = 50):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+class SampleExplorerView(RoleRequiredMixin, TemplateView):
+    """Find answers: full-text search and filters over the samples of the caller's teams' deployments.
+
+    Every role may read it: power users find the answer they want to flag here (their team's answers are
+    what they flag already); SMEs, compliance and ML engineers read the same rows with their flags.
+    """
+
+    allowed_roles = (POWER_USER, SME, COMPLIANCE, ML_ENGINEER)
+    template_name = "feedback/sample_explorer.html"
+
+    def get(self, request, *args, **kwargs):
+        found = selectors.sample_explorer(viewer=request.user, data=request.GET or None)
+        ctx = self.get_context_data(**kwargs)
+        status = 200
+        if found.is_bound and not found.is_valid():
+            ctx["error"] = found.errors_text
+            status = 400
+            ctx["page"] = _page(request, found.queryset.none())
+        else:
+            ctx["page"] = _page(request, found.qs)
+        ctx.update(filter=found, reasons=Reason.choices, can_flag=has_role(request.user, POWER_USER),
+                   here=request.get_full_path())
+        return self.render_to_response(ctx, status=status)
 
 
 class MyFlagsView(RoleRequiredMixin, TemplateView):
     allowed_roles = (POWER_USER,)
     template_name = "feedback/my_flags.html"
 
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["flags"] = selectors.flag_list(user=self.request.user, viewer=self.request.user)[:500]
-        return ctx
+    def get(self, request, *args, **kwargs):
+        found = selectors.my_flags(user=request.user, data=request.GET or None)
+        ctx = self.get_context_data(**kwargs)
+        status = 200
+        if found.is_bound and not found.is_valid():
+            ctx["error"] = found.errors_text
+            status = 400
+            ctx["page"] = _page(request, found.queryset.none())
+        else:
+            ctx["page"] = _page(request, found.qs)
+        ctx["filter"] = found
+        return self.render_to_response(ctx, status=status)
 
 
 # --- SMEs, compliance, ML engineers --------------------------------------------------------------

@@ -36,7 +36,8 @@ def test_flagging_the_same_answer_twice_in_the_browser_answers_409(client, perso
 def test_flagging_without_a_reason_in_the_browser_answers_400(client, personas, samples):
     client.force_login(personas.alice)
     r = client.post(f"/feedback/samples/{samples[0].pk}/flag/", {"reason": ""})
-    assert r.status_code == 400 and "reason must be one of" in r.content.decode()
+    # The page names the problem in user words (issue 18), not the API's "reason must be one of".
+    assert r.status_code == 400 and "Choose what is wrong with the answer" in r.content.decode()
 
 
 @override_settings(DRIFTDESK_FLAG_RATE="1/hour")
