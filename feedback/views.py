@@ -28,6 +28,9 @@ from drift_app.roles import (
     has_role,
 )
 
+from goldenset import selectors as golden_selectors
+from goldenset.services import NEAR_DUPLICATE_SIMILARITY
+
 from . import selectors, services
 from .models import Flag, LabelChoice, Reason
 from .throttles import FlagRateThrottle, limit_message
@@ -186,8 +189,11 @@ class FlagListView(RoleRequiredMixin, TemplateView):
         if status not in Flag.Status.values:
             status = None
         deployment = _deployment_filter(self.request)
+        # Paged with counts, never cut: 50 a page (the pager keeps the filters).
+        page = _page(self.request, selectors.flag_list(deployment=deployment, status=status, viewer=self.request.user))
         ctx.update(
-            flags=selectors.flag_list(deployment=deployment, status=status, viewer=self.request.user)[:500],
+            flags=page,
+            page=page,
             status=status,
             statuses=Flag.Status.choices,
             deployment=deployment,
@@ -217,6 +223,9 @@ def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
     response_html, response_pii = highlight_pii(flag.sample.response)
     corrected = services.corrected_answer_for(flag) if flag.status == Flag.Status.RESOLVED else ""
     promotion = getattr(flag, "promotion", None)
+    can_promote = is_sme and flag.is_confirmed and promotion is None
+    # The approved golden answer to the same or the most similar question: what the answer should have said.
+    approved = golden_selectors.golden_nearest_to_sample(sample=flag.sample, statuses=("approved",), limit=1)
     ctx = {
         "flag": flag,
         "sample": flag.sample,
@@ -231,7 +240,11 @@ def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
         and not (flag.status == Flag.Status.OPEN and labelled_by_me),
         "can_label": is_sme and claimed_by_me and flag.status == Flag.Status.OPEN and not labelled_by_me,
         "can_adjudicate": is_sme and claimed_by_me and flag.status == Flag.Status.ADJUDICATION,
-        "can_promote": is_sme and flag.is_confirmed and promotion is None,
+        "can_promote": can_promote,
+        "golden_match": approved[0] if approved else None,
+        # Before promoting: live golden items asking much the same (a duplicate check, by embedding).
+        "similar_golden": golden_selectors.golden_nearest_to_sample(sample=flag.sample, limit=5) if can_promote else [],
+        "duplicate_similarity": NEAR_DUPLICATE_SIMILARITY,
         "prompt_html": prompt_html,
         "response_html": response_html,
         "pii": [("prompt", f) for f in prompt_pii] + [("response", f) for f in response_pii],
@@ -326,9 +339,23 @@ class PromoteView(_FlagAction):
         flag = selectors.flag_get(flag_id=pk, user=request.user)
         form = {k: request.POST.get(k, "") for k in ("prompt", "reference_answer", "category", "reason", "tags")}
         tags = [t.strip() for t in form["tags"].split(",") if t.strip()]
+        form["not_duplicate"] = request.POST.get("not_duplicate", "")
+        # The duplicate check runs on the prompt as submitted (the SME may have edited it).
+        near = [(item, sim) for item, sim in golden_selectors.golden_nearest_to_text(text=form["prompt"], limit=3)
+                if sim >= NEAR_DUPLICATE_SIMILARITY]
+        if near and not form["not_duplicate"]:
+            listed = "; ".join(f"#{item.pk} “{item.prompt[:80]}” ({item.get_status_display().lower()}, "
+                               f"similarity {sim:.2f})" for item, sim in near)
+            return self.refuse(request, flag, 409, "The golden set already has nearly the same question: "
+                               f"{listed}. Improve that item instead, or tick “This is not a duplicate” "
+                               "and promote again.", form=form)
+        reason = form["reason"]
+        if near:
+            reason = (f"{reason} (promoted although #{near[0][0].pk} is similar at {near[0][1]:.2f}: "
+                      "the SME confirmed it is not a duplicate)")
         try:
             promotion = services.flag_promote(
-                flag=flag, user=request.user, category=form["category"], reason=form["reason"],
+                flag=flag, user=request.user, category=form["category"], reason=reason,
                 prompt=form["prompt"], reference_answer=form["reference_answer"], tags=tags,
             )
         except services.FeedbackError as exc:

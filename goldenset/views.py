@@ -183,7 +183,12 @@ class ReviewQueueView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["items"] = selectors.golden_review_queue(user=self.request.user)
+        items = list(selectors.golden_review_queue(user=self.request.user))
+        # Bulk approval needs what the item page shows: its acceptance criteria and the items it resembles.
+        for item in items:
+            item.similar = selectors.golden_item_similar(item=item, limit=3)
+        ctx["items"] = items
+        ctx["duplicate_similarity"] = services.NEAR_DUPLICATE_SIMILARITY
         return ctx
 
     def post(self, request):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views import View
@@ -91,7 +92,9 @@ class VerdictListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
         qs = selectors.verdict_list(
             deployment=None, verdict_class=verdict_class_filter, material_only=material, viewer=self.request.user,
         ).order_by("-window_start", "deployment__name")
-        ctx.update(verdicts=qs[:500], verdict_class=verdict_class, material=material, classes=VerdictClass.choices)
+        # Paged with counts, never cut: 50 a page (the pager keeps the filters).
+        page = Paginator(qs, 50).get_page(self.request.GET.get("page"))
+        ctx.update(verdicts=page, page=page, verdict_class=verdict_class, material=material, classes=VerdictClass.choices)
         return ctx
 
 class VerdictDetailView(RoleRequiredMixin, TemplateView):
@@ -126,9 +129,10 @@ class AlertListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
         if problems:
             self.bad_request = "; ".join(problems)
             status = tier = ""
+        page = Paginator(selectors.alert_list(deployment=None, status=status or None, tier=tier or None,
+                                              viewer=self.request.user), 50).get_page(self.request.GET.get("page"))
         ctx.update(
-            alerts=selectors.alert_list(deployment=None, status=status or None, tier=tier or None,
-                                        viewer=self.request.user)[:500],
+            alerts=page, page=page,
             status=status, tier=tier, statuses=Alert.Status.choices, tiers=Alert.Tier.choices,
             title="Alerts",
         )
