@@ -12,17 +12,18 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def navlink(context, url_name: str, label: str, *args, exact: bool = False) -> str:
+def navlink(context, url_name: str, label: str, *args, exact: bool = False, within: str = "") -> str:
     """<a> to `url_name`; aria-current="page" on the page itself, "location" anywhere below it.
 
-    `exact` for links whose URL is a prefix of unrelated pages (Home is "/").
+    `exact` for links whose URL is a prefix of other links' pages (Home is "/", the golden set "/golden/");
+    `within`: comma-separated path prefixes that still belong to this link's section.
     """
     url = reverse(url_name, args=args)
     request = context.get("request")
     path = request.path if request is not None else ""
     if path == url:
         return format_html('<a href="{}" aria-current="page">{}</a>', url, label)
-    if not exact and path.startswith(url):
+    if (not exact and path.startswith(url)) or any(path.startswith(p) for p in within.split(",") if p):
         return format_html('<a href="{}" aria-current="location">{}</a>', url, label)
     return format_html('<a href="{}">{}</a>', url, label)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from drift_app.models import ProductionSample
 from feedback import services as feedback_services
-from feedback.models import Flag
+from feedback.models import Flag, Promotion
 from goldenset import services as golden
 from goldenset.models import GoldenItem
 from tests import factories
@@ -79,7 +79,7 @@ def test_an_sme_triages_labels_and_promotes_a_flag_and_another_sme_approves_it(f
     page.get_by_role("button", name="Submit for review").click()
     page.wait_for_load_state()
     check_page(page, "sme-08-submitted")
-    item = GoldenItem.objects.get(promotion__flag=flagged)
+    item = Promotion.objects.get(flag=flagged).golden_item
     assert item.status == GoldenItem.Status.IN_REVIEW
     assert Flag.objects.get(pk=flagged.pk).status == Flag.Status.RESOLVED
     sign_out(page)
