@@ -27,7 +27,6 @@ from drift_app.roles import (
     RoleRequiredMixin,
     has_role,
 )
-
 from goldenset import selectors as golden_selectors
 from goldenset.services import NEAR_DUPLICATE_SIMILARITY
 
@@ -250,6 +249,9 @@ def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
         "pii": [("prompt", f) for f in prompt_pii] + [("response", f) for f in response_pii],
         "corrected_answer": corrected,
         "promotion": promotion,
+        "breadcrumbs": [("Home", reverse("home")),
+                        ("Triage", reverse("feedback:triage")) if is_sme else ("Flags", reverse("feedback:flag-list")),
+                        (f"Flag #{flag.pk}", "")],
         "form": form or {"prompt": flag.sample.prompt, "reference_answer": corrected, "category": "", "reason": ""},
     }
     if corrected:

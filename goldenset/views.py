@@ -3,7 +3,6 @@ officers and ML engineers read; ML engineers start evaluation runs."""
 
 from __future__ import annotations
 
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -13,7 +12,6 @@ from django.urls import reverse
 from django.views.generic import TemplateView
 
 from drift_app import selectors as drift_selectors
-from drift_app.validation import loads_strict, parse_id_list, safe_next_url
 from drift_app.roles import (
     COMPLIANCE,
     ML_ENGINEER,
@@ -22,6 +20,7 @@ from drift_app.roles import (
     RoleRequiredMixin,
     has_role,
 )
+from drift_app.validation import loads_strict, parse_id_list, safe_next_url
 
 from . import selectors, services
 from .models import EvalRun, GoldenItem
@@ -155,6 +154,8 @@ class ItemDetailView(RoleRequiredMixin, TemplateView):
             pii_blocks=services.item_pii_blocks(item), similar=selectors.golden_item_similar(item=item),
             can_edit=has_role(self.request.user, SME),
             is_author=item.author_id == self.request.user.pk,
+            breadcrumbs=[("Home", reverse("home")), ("Golden set", reverse("goldenset:item-list")),
+                         (f"Item #{item.pk}", "")],
         )
         return ctx
 
@@ -353,7 +354,10 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
         categories = [(c, rate, baseline_rates.get(c), run.category_counts.get(c, {}))
                       for c, rate in run.category_pass_rates.items()]
         ctx.update(run=run, results=selectors.eval_result_list(run=run), categories=categories,
-                   can_run=has_role(self.request.user, ML_ENGINEER), power=_power(run))
+                   can_run=has_role(self.request.user, ML_ENGINEER), power=_power(run),
+                   breadcrumbs=[("Home", reverse("home")), ("Evaluations", reverse("goldenset:deployments")),
+                                (run.deployment.name, reverse("goldenset:run-list", args=[run.deployment.slug])),
+                                (f"Run #{run.pk}", "")])
         return ctx
 
     def post(self, request, pk: int):

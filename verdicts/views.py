@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -105,6 +106,8 @@ class VerdictDetailView(RoleRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         verdict = selectors.verdict_get(pk=pk, user=self.request.user)
         ctx.update(
+            breadcrumbs=[("Home", reverse("home")), ("Verdicts", reverse("verdicts:verdict-list")),
+                         (f"{verdict.deployment.name}, {verdict.window_start:%Y-%m-%d}", "")],
             verdict=verdict, alerts=verdict.opened_alerts.all(),
             evidence=verdict.inputs.get("evidence") or [],
             golden_versions=(verdict.inputs.get("golden") or {}).get("versions") or [],
@@ -162,6 +165,8 @@ class AlertDetailView(RoleRequiredMixin, TemplateView):
         ctx.update(
             alert=alert, deliveries=selectors.alert_delivery_list(alert=alert),
             can_respond=has_role(self.request.user, *RESPONDERS),
+            breadcrumbs=[("Home", reverse("home")), ("Alerts", reverse("verdicts:alert-list")),
+                         (f"{alert.get_tier_display()} #{alert.pk}", "")],
         )
         return ctx
 

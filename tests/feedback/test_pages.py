@@ -74,6 +74,8 @@ def test_my_flags_shows_the_outcome(client, personas, flag):
     "url, allowed",
     [
         ("/feedback/mine/", {"alice"}),
+        # The sample explorer: every role, scoped to its teams (tests/feedback/test_sample_explorer.py).
+        ("/feedback/answers/", {"alice", "bob", "charlie", "erin"}),
         ("/feedback/triage/", {"bob", "charlie", "erin"}),
         ("/feedback/flags/", {"bob", "charlie", "erin"}),
         ("/feedback/agreement/", {"bob", "charlie", "erin"}),
