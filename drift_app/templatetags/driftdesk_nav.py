@@ -42,5 +42,6 @@ def nav_dashboard(context) -> str:
         url = reverse("verdicts:dashboard", args=[slugs[0]])
     else:
         url = reverse("deployment-list")
-    current = ' aria-current="page"' if path == url or (path.startswith("/deployments/") and path.endswith("/dashboard/")) else ""
-    return format_html('<a href="{}"{}>Dashboard</a>', url, format_html(current) if current else "")
+    if path == url or (path.startswith("/deployments/") and path.endswith("/dashboard/")):
+        return format_html('<a href="{}" aria-current="page">Dashboard</a>', url)
+    return format_html('<a href="{}">Dashboard</a>', url)
