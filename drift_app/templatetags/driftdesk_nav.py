@@ -42,6 +42,7 @@ def nav_dashboard(context) -> str:
         url = reverse("verdicts:dashboard", args=[slugs[0]])
     else:
         url = reverse("deployment-list")
-    if path == url or (path.startswith("/deployments/") and path.endswith("/dashboard/")):
+    # Marked on dashboards only: with several deployments the link leads to the list, which "Deployments" marks.
+    if path.startswith("/deployments/") and path.endswith("/dashboard/"):
         return format_html('<a href="{}" aria-current="page">Dashboard</a>', url)
     return format_html('<a href="{}">Dashboard</a>', url)
