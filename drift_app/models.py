@@ -4,6 +4,8 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -215,6 +217,9 @@ class ProductionSample(models.Model):
             ),
             # The backfill's claim of samples embedded by another model (see services.samples).
             models.Index(fields=["embedding_model"], name="sample_embedding_model"),
+            # The sample explorer's full-text search on prompt and response (feedback.filters): the same
+            # expression as its query, so PostgreSQL answers it from this GIN index.
+            GinIndex(SearchVector("prompt", "response", config="english"), name="sample_fulltext"),
             # No HNSW index on the sample vectors: no query looks for a sample's nearest neighbours (drift
             # statistics read whole windows; near-duplicate checks compare given pairs), and two HNSW
             # indexes cost every embedding write and every COPY. Golden items keep theirs (goldenset).

@@ -119,9 +119,20 @@ class RoleRequiredMixin(AccessMixin):
             return self.handle_no_permission()
         if not has_role(request.user, *self.allowed_roles):
             self.raise_exception = True
+            # The 403 page says which role opens this page (templates/403.html shows the message).
+            self.permission_denied_message = needed_roles_message(self.allowed_roles)
             return self.handle_no_permission()
         act_with(request.user, tuple(self.allowed_roles))
         return super().dispatch(request, *args, **kwargs)
+
+
+def needed_roles_message(roles: tuple[str, ...]) -> str:
+    names = [ROLE_LABELS[r] for r in ALL_ROLES if r in roles]
+    if not names:
+        return "This page is for administrators only."
+    if len(names) == 1:
+        return f"This page is for the {names[0].lower()} role."
+    return f"This page is for these roles: {', '.join(n.lower() for n in names[:-1])} or {names[-1].lower()}."
 
 
 def roles_context(request) -> dict:

@@ -107,7 +107,13 @@ class SampleDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, slug: str, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["sample"] = selectors.sample_get(slug=slug, pk=pk, user=self.request.user)
+        sample = selectors.sample_get(slug=slug, pk=pk, user=self.request.user)
+        ctx["sample"] = sample
+        ctx["breadcrumbs"] = [
+            ("Home", reverse("home")),
+            ("Find answers", reverse("feedback:sample-explorer") + f"?deployment={sample.deployment.slug}"),
+            (f"Sample {sample.external_id}", ""),
+        ]
         return ctx
 
 

@@ -17,6 +17,7 @@ from drift_app import selectors as drift_selectors
 from drift_app.models import Deployment, ProductionSample
 from drift_app.stats import agreement
 
+from .filters import MyFlagFilter, SampleFilter
 from .models import (
     BAD_VERDICTS,
     REASON_SEVERITY,
@@ -88,6 +89,16 @@ def flag_list(
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-created_at", "-id")
+
+
+def sample_explorer(*, viewer, data) -> SampleFilter:
+    """The sample explorer's filter set over the samples of `viewer`'s teams' deployments (see feedback.filters)."""
+    return SampleFilter(data, viewer=viewer)
+
+
+def my_flags(*, user, data) -> MyFlagFilter:
+    """`user`'s own flags, filtered by deployment, status and text (see feedback.filters)."""
+    return MyFlagFilter(data, user=user)
 
 
 def user_flag_for_sample(*, user, sample: ProductionSample) -> Flag | None:

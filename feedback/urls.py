@@ -4,6 +4,7 @@ from . import views
 
 app_name = "feedback"
 urlpatterns = [
+    path("answers/", views.SampleExplorerView.as_view(), name="sample-explorer"),
     path("mine/", views.MyFlagsView.as_view(), name="my-flags"),
     path("samples/<int:sample_pk>/flag/", views.FlagSampleView.as_view(), name="flag-sample"),
     path("triage/", views.TriageView.as_view(), name="triage"),

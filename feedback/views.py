@@ -7,11 +7,13 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views import View
 from django.views.generic import TemplateView
@@ -25,9 +27,11 @@ from drift_app.roles import (
     RoleRequiredMixin,
     has_role,
 )
+from goldenset import selectors as golden_selectors
+from goldenset.services import NEAR_DUPLICATE_SIMILARITY
 
 from . import selectors, services
-from .models import Flag, LabelChoice
+from .models import Flag, LabelChoice, Reason
 from .throttles import FlagRateThrottle, limit_message
 
 READERS = (SME, COMPLIANCE, ML_ENGINEER)
@@ -51,7 +55,10 @@ def highlight_pii(text: str) -> tuple[SafeString, list]:
 
 
 class FlagSampleView(RoleRequiredMixin, View):
-    """POST from the "flag this answer" control on the sample page."""
+    """POST from a "flag this answer" control: on the sample page or on a row of the sample explorer.
+
+    A refusal shows the sample page again with the reason and comment as typed and the problem in words.
+    """
 
     allowed_roles = (POWER_USER,)
     http_method_names = ["post"]
@@ -59,33 +66,88 @@ class FlagSampleView(RoleRequiredMixin, View):
     def post(self, request, sample_pk: int):
         sample = drift_selectors.sample_get(pk=sample_pk, user=request.user)
         back = reverse("sample-detail", args=[sample.deployment.slug, sample.pk])
+        nxt = request.POST.get("next", "")
+        if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+            back = nxt
+        reason, comment = request.POST.get("reason", ""), request.POST.get("comment", "")
         throttle = FlagRateThrottle()
         # The same per-user limit as the API, counted in the same Redis keys.
         if not throttle.allow_request(request, None):
-            return _problem(request, 429, limit_message(throttle.wait()), back)
+            return _flag_refused(request, sample, 429, limit_message(throttle.wait()), reason, comment)
+        if reason not in Reason.values:
+            return _flag_refused(request, sample, 400, "Choose what is wrong with the answer from the list "
+                                 "(incorrect, outdated, harmful, unhelpful or other).", reason, comment)
         try:
-            services.flag_create(
-                sample=sample, user=request.user,
-                reason=request.POST.get("reason", ""), comment=request.POST.get("comment", ""),
-            )
+            services.flag_create(sample=sample, user=request.user, reason=reason, comment=comment)
         except services.FeedbackError as exc:
-            return _problem(request, exc.status, exc.message, back)
+            return _flag_refused(request, sample, exc.status, exc.message, reason, comment)
         messages.success(request, "Thank you: the answer is flagged. An SME will review it; see My flags for the outcome.")
         return HttpResponseRedirect(back)
 
 
-def _problem(request, status: int, message: str, back: str):
-    return render(request, "feedback/problem.html", {"message": message, "back": back}, status=status)
+def _flag_refused(request, sample, status: int, message: str, reason: str, comment: str):
+    response = render(request, "drift/sample_detail.html", {
+        "sample": sample,
+        "flag_form": {"reason": reason, "comment": comment, "error": message},
+        "breadcrumbs": _sample_crumbs(sample),
+    }, status=status)
+    if status == 429:
+        response["Retry-After"] = "60"
+    return response
+
+
+def _sample_crumbs(sample) -> list[tuple[str, str]]:
+    return [("Home", reverse("home")),
+            ("Find answers", reverse("feedback:sample-explorer") + f"?deployment={sample.deployment.slug}"),
+            (f"Sample {sample.external_id}", "")]
+
+
+def _page(request, queryset, per_page: int = 50):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+class SampleExplorerView(RoleRequiredMixin, TemplateView):
+    """Find answers: full-text search and filters over the samples of the caller's teams' deployments.
+
+    Every role may read it: power users find the answer they want to flag here (their team's answers are
+    what they flag already); SMEs, compliance and ML engineers read the same rows with their flags.
+    """
+
+    allowed_roles = (POWER_USER, SME, COMPLIANCE, ML_ENGINEER)
+    template_name = "feedback/sample_explorer.html"
+
+    def get(self, request, *args, **kwargs):
+        found = selectors.sample_explorer(viewer=request.user, data=request.GET or None)
+        ctx = self.get_context_data(**kwargs)
+        status = 200
+        if found.is_bound and not found.is_valid():
+            ctx["error"] = found.errors_text
+            status = 400
+            ctx["page"] = _page(request, found.queryset.none())
+        else:
+            ctx["page"] = _page(request, found.qs)
+        ctx.update(filter=found, reasons=Reason.choices, can_flag=has_role(request.user, POWER_USER),
+                   here=request.get_full_path())
+        return self.render_to_response(ctx, status=status)
 
 
 class MyFlagsView(RoleRequiredMixin, TemplateView):
     allowed_roles = (POWER_USER,)
     template_name = "feedback/my_flags.html"
 
-    def get_context_data(self, **kwargs):
-        ctx = super().get_context_data(**kwargs)
-        ctx["flags"] = selectors.flag_list(user=self.request.user, viewer=self.request.user)[:500]
-        return ctx
+    def get(self, request, *args, **kwargs):
+        found = selectors.my_flags(user=request.user, data=request.GET or None)
+        ctx = self.get_context_data(**kwargs)
+        status = 200
+        if found.is_bound and not found.is_valid():
+            ctx["error"] = found.errors_text
+            status = 400
+            ctx["page"] = _page(request, found.queryset.none())
+        else:
+            ctx["page"] = _page(request, found.qs)
+        ctx["filter"] = found
+        return self.render_to_response(ctx, status=status)
 
 
 # --- SMEs, compliance, ML engineers --------------------------------------------------------------
@@ -126,8 +188,11 @@ class FlagListView(RoleRequiredMixin, TemplateView):
         if status not in Flag.Status.values:
             status = None
         deployment = _deployment_filter(self.request)
+        # Paged with counts, never cut: 50 a page (the pager keeps the filters).
+        page = _page(self.request, selectors.flag_list(deployment=deployment, status=status, viewer=self.request.user))
         ctx.update(
-            flags=selectors.flag_list(deployment=deployment, status=status, viewer=self.request.user)[:500],
+            flags=page,
+            page=page,
             status=status,
             statuses=Flag.Status.choices,
             deployment=deployment,
@@ -157,6 +222,9 @@ def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
     response_html, response_pii = highlight_pii(flag.sample.response)
     corrected = services.corrected_answer_for(flag) if flag.status == Flag.Status.RESOLVED else ""
     promotion = getattr(flag, "promotion", None)
+    can_promote = is_sme and flag.is_confirmed and promotion is None
+    # The approved golden answer to the same or the most similar question: what the answer should have said.
+    approved = golden_selectors.golden_nearest_to_sample(sample=flag.sample, statuses=("approved",), limit=1)
     ctx = {
         "flag": flag,
         "sample": flag.sample,
@@ -171,12 +239,19 @@ def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
         and not (flag.status == Flag.Status.OPEN and labelled_by_me),
         "can_label": is_sme and claimed_by_me and flag.status == Flag.Status.OPEN and not labelled_by_me,
         "can_adjudicate": is_sme and claimed_by_me and flag.status == Flag.Status.ADJUDICATION,
-        "can_promote": is_sme and flag.is_confirmed and promotion is None,
+        "can_promote": can_promote,
+        "golden_match": approved[0] if approved else None,
+        # Before promoting: live golden items asking much the same (a duplicate check, by embedding).
+        "similar_golden": golden_selectors.golden_nearest_to_sample(sample=flag.sample, limit=5) if can_promote else [],
+        "duplicate_similarity": NEAR_DUPLICATE_SIMILARITY,
         "prompt_html": prompt_html,
         "response_html": response_html,
         "pii": [("prompt", f) for f in prompt_pii] + [("response", f) for f in response_pii],
         "corrected_answer": corrected,
         "promotion": promotion,
+        "breadcrumbs": [("Home", reverse("home")),
+                        ("Triage", reverse("feedback:triage")) if is_sme else ("Flags", reverse("feedback:flag-list")),
+                        (f"Flag #{flag.pk}", "")],
         "form": form or {"prompt": flag.sample.prompt, "reference_answer": corrected, "category": "", "reason": ""},
     }
     if corrected:
@@ -266,9 +341,24 @@ class PromoteView(_FlagAction):
         flag = selectors.flag_get(flag_id=pk, user=request.user)
         form = {k: request.POST.get(k, "") for k in ("prompt", "reference_answer", "category", "reason", "tags")}
         tags = [t.strip() for t in form["tags"].split(",") if t.strip()]
+        form["not_duplicate"] = request.POST.get("not_duplicate", "")
+        # The duplicate check runs on the prompt as submitted (the SME may have edited it).
+        near = [(item, sim) for item, sim in golden_selectors.golden_nearest_to_text(
+                    text=form["prompt"], team=flag.sample.deployment.team_id, limit=3)
+                if sim >= NEAR_DUPLICATE_SIMILARITY]
+        if near and not form["not_duplicate"]:
+            listed = "; ".join(f"#{item.pk} “{item.prompt[:80]}” ({item.get_status_display().lower()}, "
+                               f"similarity {sim:.2f})" for item, sim in near)
+            return self.refuse(request, flag, 409, "The golden set already has nearly the same question: "
+                               f"{listed}. Improve that item instead, or tick “This is not a duplicate” "
+                               "and promote again.", form=form)
+        reason = form["reason"]
+        if near:
+            reason = (f"{reason} (promoted although #{near[0][0].pk} is similar at {near[0][1]:.2f}: "
+                      "the SME confirmed it is not a duplicate)")
         try:
             promotion = services.flag_promote(
-                flag=flag, user=request.user, category=form["category"], reason=form["reason"],
+                flag=flag, user=request.user, category=form["category"], reason=reason,
                 prompt=form["prompt"], reference_answer=form["reference_answer"], tags=tags,
             )
         except services.FeedbackError as exc:

@@ -113,6 +113,42 @@ def golden_item_similar(*, item: GoldenItem, limit: int = 5) -> list[tuple[Golde
     return [(h, round(1.0 - float(h.distance), 4)) for h in hits]
 
 
+def golden_nearest(
+    *, vector: np.ndarray, team: Team | int, statuses: tuple[str, ...] | None = None, limit: int = 5, exclude_pk: int | None = None,
+) -> list[tuple[GoldenItem, float]]:
+    """Items whose prompts are nearest to `vector` (pgvector, cosine; HNSW index), with their similarity.
+
+    Only items of `team` (the golden set belongs to a team). `statuses` narrows to those statuses; by default every item that is not retired.
+    """
+    from pgvector.django import CosineDistance
+
+    hits = GoldenItem.objects.filter(team_id=getattr(team, "pk", team), prompt_embedding__isnull=False).select_related("author", "approver")
+    hits = hits.filter(status__in=statuses) if statuses else hits.exclude(status=GoldenItem.Status.RETIRED)
+    if exclude_pk is not None:
+        hits = hits.exclude(pk=exclude_pk)
+    hits = hits.annotate(distance=CosineDistance("prompt_embedding", vector)).order_by("distance").defer(
+        "prompt_embedding")[:limit]
+    return [(h, round(1.0 - float(h.distance), 4)) for h in hits]
+
+
+def golden_nearest_to_text(*, text: str, **kwargs) -> list[tuple[GoldenItem, float]]:
+    """golden_nearest for a prompt not stored yet (encoded here with the app's encoder)."""
+    if not (text or "").strip():
+        return []
+    return golden_nearest(vector=embeddings.encode([text])[0], **kwargs)
+
+
+def golden_nearest_to_sample(*, sample: ProductionSample, **kwargs) -> list[tuple[GoldenItem, float]]:
+    """golden_nearest for a production prompt (among its deployment team's items): its stored vector when the
+    current model made it, else encoded."""
+    kwargs.setdefault("team", sample.deployment.team_id)
+    row = (ProductionSample.objects.filter(pk=sample.pk)
+           .values_list("prompt_embedding", "embedding_model").first())
+    if row is not None and row[0] is not None and row[1] == embeddings.MODEL_NAME:
+        return golden_nearest(vector=np.asarray(row[0], dtype=np.float32), **kwargs)
+    return golden_nearest_to_text(text=sample.prompt, **kwargs)
+
+
 def golden_version_list(*, team: Team) -> QuerySet[GoldenSetVersion]:
     return GoldenSetVersion.objects.filter(team=team).select_related("created_by").order_by("-number")
 

@@ -3,7 +3,6 @@ officers and ML engineers read; ML engineers start evaluation runs."""
 
 from __future__ import annotations
 
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -14,7 +13,6 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from drift_app import selectors as drift_selectors
-from drift_app.validation import loads_strict, parse_id_list, safe_next_url
 from drift_app.roles import (
     COMPLIANCE,
     ML_ENGINEER,
@@ -23,6 +21,7 @@ from drift_app.roles import (
     RoleRequiredMixin,
     has_role,
 )
+from drift_app.validation import loads_strict, parse_id_list, safe_next_url
 
 from . import selectors, services
 from .models import EvalRun, GoldenItem
@@ -162,6 +161,8 @@ class ItemDetailView(RoleRequiredMixin, TemplateView):
             pii_blocks=services.item_pii_blocks(item), similar=selectors.golden_item_similar(item=item),
             can_edit=has_role(self.request.user, SME, team=item.team_id),
             is_author=item.author_id == self.request.user.pk,
+            breadcrumbs=[("Home", reverse("home")), ("Golden set", reverse("goldenset:item-list")),
+                         (f"Item #{item.pk}", "")],
         )
         return ctx
 
@@ -190,7 +191,12 @@ class ReviewQueueView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["items"] = selectors.golden_review_queue(user=self.request.user)
+        items = list(selectors.golden_review_queue(user=self.request.user))
+        # Bulk approval needs what the item page shows: its acceptance criteria and the items it resembles.
+        for item in items:
+            item.similar = selectors.golden_item_similar(item=item, limit=3)
+        ctx["items"] = items
+        ctx["duplicate_similarity"] = services.NEAR_DUPLICATE_SIMILARITY
         return ctx
 
     def post(self, request):
@@ -366,7 +372,10 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
                    can_run=has_role(self.request.user, ML_ENGINEER, team=run.deployment.team_id), power=_power(run),
                    calibration=selectors.judge_calibration_status(
                        deployment=run.deployment, judge_model=run.judge_model,
-                       judge_prompt_version=run.judge_prompt_version) if run.judge_model else None)
+                       judge_prompt_version=run.judge_prompt_version) if run.judge_model else None,
+                   breadcrumbs=[("Home", reverse("home")), ("Evaluations", reverse("goldenset:deployments")),
+                                (run.deployment.name, reverse("goldenset:run-list", args=[run.deployment.slug])),
+                                (f"Run #{run.pk}", "")])
         return ctx
 
     def post(self, request, pk: int):

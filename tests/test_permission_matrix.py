@@ -8,7 +8,11 @@ a new page or API view is in the matrix the moment it has a URL. Rules, per (rou
 - every persona with a role, on an object of ANOTHER team (its deployment, sample, flag, verdict, alert,
   advice, report, evaluation or drift run): 403/404/405, and the other team's secret text never appears;
 - on the same objects of its OWN team, no route answers 5xx, and each GET route bound to a team object
-  answers 200 to at least one role (so the 404s above are about the team, not a missing fixture).
+  answers 200 to at least one role (so the 404s above are about the team, not a missing fixture);
+- a GET route bound to no object (a list) never shows the other team's text to any role. The sample
+  explorer (/feedback/answers/) is open to every role, power users included (issue 18): power users flag
+  their team's answers, so they may find them; the deployment page with its drift figures stays closed
+  to them.
 
 A view that forgets its role check fails the mallory rule; one that forgets its team scope fails the
 other-team rule.
@@ -229,6 +233,11 @@ def test_the_permission_matrix_holds_for_every_route_role_and_team(personas, set
                 if method == "get" and r.status_code == 200:
                     own_ok = True
                 if not bound:
+                    # A list (the sample explorer, My flags, flags, verdicts, alerts…) shows only the
+                    # caller's teams' rows: the other team's text never appears in it.
+                    body = b"" if getattr(r, "streaming", False) else r.content
+                    if method == "get" and r.status_code == 200 and theirs.secret.encode() in body:
+                        failures.append(f"{name} GET {own_url} lists the other team's data")
                     continue
                 # Another team's object: refused, and none of its text comes back.
                 their_url = _url(route, theirs.objects)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -92,7 +94,9 @@ class VerdictListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
         qs = selectors.verdict_list(
             deployment=None, verdict_class=verdict_class_filter, material_only=material, viewer=self.request.user,
         ).order_by("-window_start", "deployment__name")
-        ctx.update(verdicts=qs[:500], verdict_class=verdict_class, material=material, classes=VerdictClass.choices)
+        # Paged with counts, never cut: 50 a page (the pager keeps the filters).
+        page = Paginator(qs, 50).get_page(self.request.GET.get("page"))
+        ctx.update(verdicts=page, page=page, verdict_class=verdict_class, material=material, classes=VerdictClass.choices)
         return ctx
 
 class VerdictDetailView(RoleRequiredMixin, TemplateView):
@@ -103,6 +107,8 @@ class VerdictDetailView(RoleRequiredMixin, TemplateView):
         ctx = super().get_context_data(**kwargs)
         verdict = selectors.verdict_get(pk=pk, user=self.request.user)
         ctx.update(
+            breadcrumbs=[("Home", reverse("home")), ("Verdicts", reverse("verdicts:verdict-list")),
+                         (f"{verdict.deployment.name}, {verdict.window_start:%Y-%m-%d}", "")],
             verdict=verdict, alerts=verdict.opened_alerts.all(),
             evidence=verdict.inputs.get("evidence") or [],
             golden_versions=(verdict.inputs.get("golden") or {}).get("versions") or [],
@@ -127,9 +133,10 @@ class AlertListView(BadRequestMixin, RoleRequiredMixin, TemplateView):
         if problems:
             self.bad_request = "; ".join(problems)
             status = tier = ""
+        page = Paginator(selectors.alert_list(deployment=None, status=status or None, tier=tier or None,
+                                              viewer=self.request.user), 50).get_page(self.request.GET.get("page"))
         ctx.update(
-            alerts=selectors.alert_list(deployment=None, status=status or None, tier=tier or None,
-                                        viewer=self.request.user)[:500],
+            alerts=page, page=page,
             status=status, tier=tier, statuses=Alert.Status.choices, tiers=Alert.Tier.choices,
             title="Alerts",
         )
@@ -159,6 +166,8 @@ class AlertDetailView(RoleRequiredMixin, TemplateView):
         ctx.update(
             alert=alert, deliveries=selectors.alert_delivery_list(alert=alert),
             can_respond=has_role(self.request.user, *RESPONDERS),
+            breadcrumbs=[("Home", reverse("home")), ("Alerts", reverse("verdicts:alert-list")),
+                         (f"{alert.get_tier_display()} #{alert.pk}", "")],
         )
         return ctx
 

@@ -26,6 +26,8 @@ def flag_control(context, sample):
         "flags": list(Flag.objects.filter(sample=sample).select_related("flagged_by"))
         if has_role(user, SME, COMPLIANCE, ML_ENGINEER) else [],
         "reasons": Reason.choices,
+        # What the user typed, kept when the flag was refused (feedback.views.FlagSampleView).
+        "flag_form": context.get("flag_form") or {},
     }
 
 

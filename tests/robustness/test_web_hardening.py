@@ -49,6 +49,40 @@ def test_every_page_carries_a_content_security_policy_without_inline_script(pers
     assert directives["frame-ancestors"] == "'none'"
 
 
+def test_the_content_security_policy_forbids_inline_style_too(personas, client):
+    client.force_login(personas.erin)
+    policy = client.get("/")["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
+    assert directives["style-src"] == "'self'"
+
+
+def test_no_page_template_carries_an_inline_style(settings):
+    """Inline style would be refused by the browser (style-src 'self'). Report templates only reach WeasyPrint."""
+    from pathlib import Path
+
+    root = Path(settings.BASE_DIR) / "templates"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.html")
+                 if p.parts[len(root.parts)] != "reports" and ("style=" in p.read_text() or "<style" in p.read_text())]
+    assert offenders == []
+
+
+@override_settings(DEBUG=False)
+def test_the_403_page_names_the_role_the_page_needs_and_links_home(personas, client):
+    client.force_login(personas.alice)
+    r = client.get("/golden/import/")
+    page = r.content.decode()
+    assert r.status_code == 403
+    assert "This page is for the subject-matter expert role." in page and "You are signed in as power user." in page
+    assert 'href="/"' in page
+
+
+@override_settings(DEBUG=False)
+def test_the_404_page_is_the_styled_page_not_a_debug_page(personas, client):
+    client.force_login(personas.alice)
+    r = client.get("/no/such/page/")
+    assert r.status_code == 404 and 'id="state-404"' in r.content.decode()
+
+
 def test_no_template_holds_inline_script_or_event_handlers():
     """The CSP forbids inline script: a template with <script> without src or an on*= handler would break."""
     offenders = []
