@@ -101,12 +101,10 @@ class VerdictDetailView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
         verdict = selectors.verdict_get(pk=pk, user=self.request.user)
+        case = selectors.verdict_case_file(verdict=verdict, viewer=self.request.user)
         ctx.update(
-            verdict=verdict, alerts=verdict.opened_alerts.all(),
-            evidence=verdict.inputs.get("evidence") or [],
-            golden_versions=(verdict.inputs.get("golden") or {}).get("versions") or [],
-            history=selectors.verdict_versions(
-                deployment=verdict.deployment, start=verdict.window_start, end=verdict.window_end),
+            verdict=verdict, alerts=verdict.opened_alerts.all(), case=case,
+            evidence=verdict.inputs.get("evidence") or [], history=case["history"],
         )
         return ctx
 
