@@ -54,6 +54,8 @@ TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     # Evaluation runs (who started them, with which configuration, and their result) and flags.
     ("goldenset", "EvalRun", "deployment_id", ()),
     ("feedback", "Flag", "deployment_id", ()),
+    # Drift baselines fitted from the drift page or the API (who, which period); not the sample id list.
+    ("drift_app", "Baseline", "deployment_id", ("sample_ids",)),
 ]
 ROLE_TYPE = "auth.User.groups"
 

@@ -88,9 +88,13 @@ class AuditListView(_ComplianceView):
         except ValidationError as exc:
             error, filters = forms.error_text(exc), {}
         events = selectors.audit_event_list(**filters, viewer=self.request.user) if error is None else []
+        page = Paginator(events, 50).get_page(self.request.GET.get("page"))
+        # The pager's links carry the filters once, never an earlier page (no ?page=2&page=3 pile-up).
+        params = self.request.GET.copy()
+        params.pop("page", None)
         ctx.update(
-            error=error, page=Paginator(events, 100).get_page(self.request.GET.get("page")),
-            params=self.request.GET, query=self.request.GET.urlencode(),
+            error=error, page=page, rows=selectors.audit_rows(page.object_list),
+            params=self.request.GET, query=params.urlencode(),
             object_types=selectors.audit_object_types(), actors=selectors.audit_actors(),
             actions=forms.AUDIT_ACTIONS, deployments=drift_selectors.deployment_list(user=self.request.user).order_by("name"),
         )
