@@ -586,8 +586,10 @@ for _section in (
     sections.register(_section, replace=True)
 
 
-def report_figures(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict:
-    """Every figure of the degradation report of `deployment` for [start, end): one entry per registered section."""
+def report_figures(*, deployment: Deployment, start: dt.datetime, end: dt.datetime, progress=None) -> dict:
+    """Every figure of the degradation report of `deployment` for [start, end): one entry per registered section.
+
+    `progress(fraction, step)`, when given, hears of each section as it starts (for the page that polls)."""
     if end <= start:
         raise ValueError("end must be after start")
     ctx = sections.ReportContext(deployment=deployment, start=start, end=end)
@@ -596,7 +598,10 @@ def report_figures(*, deployment: Deployment, start: dt.datetime, end: dt.dateti
         "period": {"start": ts(start), "end": ts(end)},
         "sections": [section.describe() for section in sections.sections()],
     }
-    for section in sections.sections():
+    built = sections.sections()
+    for i, section in enumerate(built):
+        if progress is not None:
+            progress(i / len(built), f"Computing “{section.title}”")
         figures.update(section.build(ctx))
     return figures
 
@@ -611,6 +616,13 @@ def report_list(*, deployment: Deployment | None = None, viewer=None) -> QuerySe
     if deployment is not None:
         qs = qs.filter(deployment=deployment)
     return qs.order_by("-generated_at", "-id")
+
+
+def report_job_get(*, pk: int, user):
+    from .models import ReportJob
+
+    return get_object_or_404(ReportJob.objects.select_related("deployment", "report")
+                             .filter(deployment__in=drift_selectors.deployments_visible(user=user)), pk=pk)
 
 
 def report_get(*, pk: int, user) -> ComplianceReport:
