@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from drift_app import confirm
 from drift_app import selectors as drift_selectors
 from drift_app.validation import loads_strict, parse_id_list, safe_next_url
 from drift_app.roles import (
@@ -141,6 +142,13 @@ ITEM_ACTIONS = {
 }
 
 
+RETIRE_CONSEQUENCE = ("Retiring takes the item out of the next golden-set version: later evaluations no longer "
+                      "score it, and comparisons with earlier runs count it as retired. It cannot be brought back; "
+                      "a replacement is a new item.")
+BASELINE_CONSEQUENCE = ("Every later evaluation of this deployment is compared with this run: relative drops, "
+                        "code-red and review alerts and the reports' material-degradation test all change reference.")
+
+
 class ItemDetailView(RoleRequiredMixin, TemplateView):
     allowed_roles = READERS
     template_name = "goldenset/item_detail.html"
@@ -166,6 +174,10 @@ class ItemDetailView(RoleRequiredMixin, TemplateView):
         if action not in ITEM_ACTIONS:
             return HttpResponse(f"Unknown action {action!r}.", status=400)
         service, done = ITEM_ACTIONS[action]
+        if action == "retire" and not confirm.confirmed(request):
+            return confirm.confirmation_page(
+                request, title=f"Retire golden item #{pk}", consequence=RETIRE_CONSEQUENCE, action_label="Retire the item",
+                cancel_url=reverse("goldenset:item-detail", args=[pk]))
         try:
             service(item=item, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:
@@ -355,6 +367,10 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
         if not has_role(request.user, ML_ENGINEER):
             return HttpResponse("Only ML engineers choose the baseline.", status=403)
         run = selectors.eval_run_get(pk=pk, user=request.user)
+        if not confirm.confirmed(request):
+            return confirm.confirmation_page(
+                request, title=f"Make run #{pk} the baseline of {run.deployment.name}", consequence=BASELINE_CONSEQUENCE,
+                action_label="Make it the baseline", cancel_url=reverse("goldenset:run-detail", args=[pk]))
         try:
             services.eval_run_set_baseline(run=run, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:

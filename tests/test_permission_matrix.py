@@ -47,6 +47,8 @@ PK_KIND = [
     (re.compile(r"^verdict-detail$"), "verdict"),
     (re.compile(r"^(api-)?alert($|-)"), "alert"),
     (re.compile(r"^(api-)?advice-"), "advice"),
+    (re.compile(r"^report-job$"), "report_job"),  # issue 18: generation/verification progress (compliance, ML)
+    (re.compile(r"^baseline-detail$"), "baseline"),  # issue 18: a baseline's page (ML, SME, compliance)
     (re.compile(r"^(api-compliance-)?report(-|$)"), "report"),
     (re.compile(r"^(run-detail|api-golden-run|api-golden-run-baseline)$"), "eval_run"),
     (re.compile(r"^(api-)?flag-(?!list|sample)"), "flag"),
@@ -55,7 +57,7 @@ PK_KIND = [
 ]
 # Team-bound object kinds (the golden set is installation-wide today: see the hand-over notes).
 TEAM_BOUND = {"sample", "verdict", "alert", "advice", "report", "eval_run", "eval_result", "flag", "deployment",
-              "drift_run"}
+              "drift_run", "report_job", "baseline"}
 
 
 @dataclass
@@ -140,6 +142,8 @@ def _world(personas, *, team, slug: str, power_user) -> TeamWorld:
         "eval_result": world.baseline_run.results.first(),
         "drift_run": DriftRun.objects.filter(deployment=world.deployment).first(),
         "golden_item": world.items[0][0],
+        "report_job": compliance_services.report_job_start(kind="verify", report=report, user=personas.charlie),
+        "baseline": world.baseline,
     }
     missing = [k for k, v in objects.items() if v is None]
     assert not missing, f"the matrix fixture made no {missing}"

@@ -6,9 +6,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from drift_app import confirm
 from drift_app import selectors as drift_selectors
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin, has_role
 
@@ -171,8 +173,17 @@ class _AlertActionView(RoleRequiredMixin, TemplateView):
     def act(self, *, alert, user, comment):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def needs_confirmation(self, alert) -> str:
+        """The consequence to confirm before acting, or "" when one click is enough."""
+        return ""
+
     def post(self, request, pk: int):
         alert = selectors.alert_get(pk=pk, user=request.user)
+        consequence = self.needs_confirmation(alert)
+        if consequence and not confirm.confirmed(request):
+            return confirm.confirmation_page(
+                request, title=f"Resolve alert #{alert.pk}", consequence=consequence, action_label="Resolve the code red",
+                cancel_url=reverse("verdicts:alert-detail", args=[alert.pk]))
         try:
             self.act(alert=alert, user=request.user, comment=request.POST.get("comment", ""))
         except ValidationError as exc:
@@ -195,6 +206,12 @@ class AlertAcknowledgeView(_AlertActionView):
 
 class AlertResolveView(_AlertActionView):
     done = "resolved"
+
+    def needs_confirmation(self, alert) -> str:
+        if alert.tier != Alert.Tier.CODE_RED:
+            return ""
+        return (f"Resolving closes the code red on {alert.deployment.name}: it leaves the open alerts and the "
+                "on-call is no longer reminded. A new code red opens only if a later window degrades again.")
 
     def act(self, *, alert, user, comment):
         services.alert_resolve(alert=alert, user=user, comment=comment)
