@@ -387,8 +387,21 @@ class CoverageView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
         deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
-        ctx.update(deployment=deployment, report=selectors.coverage_gaps(deployment=deployment))
+        # Computed on a worker and cached per window (goldenset/services/coverage.py); the page polls until ready.
+        report = services.coverage_gaps_cached(deployment=deployment)
+        if report is None:
+            services.coverage_gaps_request(deployment=deployment)
+        ctx.update(deployment=deployment, report=report, working=report is None,
+                   can_refresh=has_role(self.request.user, SME, ML_ENGINEER))
         return ctx
+
+    def post(self, request, slug: str):
+        if not has_role(request.user, SME, ML_ENGINEER):
+            return HttpResponse("Only SMEs and ML engineers recompute coverage gaps.", status=403)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
+        services.coverage_gaps_request(deployment=deployment, force=True)
+        messages.success(request, "Coverage gaps are being recomputed; this page updates itself.")
+        return redirect("goldenset:coverage", slug=deployment.slug)
 
 
 class DeploymentIndexView(RoleRequiredMixin, TemplateView):
