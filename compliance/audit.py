@@ -59,6 +59,8 @@ TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     # Drift runs: who retried a failed run, and each run's outcome; not the bulky statistics (kept on the run)
     # nor the heartbeat (renewed by UPDATE, no signal).
     ("drift_app", "DriftRun", "deployment_id", ("results", "combined", "topics", "heartbeat_at")),
+    # Drift baselines fitted from the drift page or the API (who, which period); not the sample id list.
+    ("drift_app", "Baseline", "deployment_id", ("sample_ids",)),
 ]
 ROLE_TYPE = "auth.User.groups"
 

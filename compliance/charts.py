@@ -14,7 +14,7 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 44
 COLORS = {"line": "#1f4e79", "second": "#b35806", "baseline": "#2e7d32", "threshold": "#c62828", "grid": "#dddddd",
           "text": "#333333"}
 VERDICT_COLORS = {"genuine_degradation": "#c62828", "benign_change": "#1565c0", "stable": "#2e7d32",
-                  "insufficient_evidence": "#9e9e9e"}
+                  "insufficient_evidence": "#5b6475"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ def line_chart(*, title: str, labels: list[str], series: list[Series], y_min: fl
     if hi == lo:
         hi, lo = hi + 1, lo - 1
     n = len(labels)
+    if n < SHORT_PERIOD:
+        return _bar_chart(title=title, labels=labels, series=series, lo=lo, hi=hi, y_suffix=y_suffix)
     x = _scale(0, max(n - 1, 1), LEFT + 8, WIDTH - RIGHT - 8)
     y = _scale(lo, hi, HEIGHT - BOTTOM, TOP)
     parts = _frame(title)
@@ -99,6 +101,56 @@ def line_chart(*, title: str, labels: list[str], series: list[Series], y_min: fl
     return "".join(parts)
 
 
+# Fewer points than this make a line chart a lone dot or a single segment: bars say more.
+SHORT_PERIOD = 3
+
+
+def _grid(parts: list[str], lo: float, hi: float, y, y_suffix: str) -> None:
+    for i in range(5):
+        v = lo + (hi - lo) * i / 4
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_f(y(v))}" y2="{_f(y(v))}" stroke="{COLORS["grid"]}"/>')
+        parts.append(f'<text x="{LEFT - 4}" y="{_f(y(v) + 3)}" text-anchor="end" fill="{COLORS["text"]}">{v:.3g}{y_suffix}</text>')
+
+
+def _bar_chart(*, title: str, labels: list[str], series: list[Series], lo: float, hi: float, y_suffix: str) -> str:
+    """A short period: one group of bars per label (the measured series), dashed reference lines across
+    each group (the series drawn without points: baselines and thresholds), each bar with its value."""
+    lo = min(lo, 0.0)
+    y = _scale(lo, hi, HEIGHT - BOTTOM, TOP)
+    parts = _frame(title)
+    _grid(parts, lo, hi, y, y_suffix)
+    bars = [s for s in series if s.points]
+    lines = [s for s in series if not s.points]
+    group = (WIDTH - LEFT - RIGHT) / len(labels)
+    bar_w = min(60.0, group * 0.7 / max(len(bars), 1))
+    for i, label in enumerate(labels):
+        g0 = LEFT + i * group
+        start = g0 + (group - bar_w * len(bars)) / 2
+        for j, s in enumerate(bars):
+            v = s.values[i] if i < len(s.values) else None
+            if v is None:
+                continue
+            x0, top = start + j * bar_w, y(v)
+            parts.append(f'<rect x="{_f(x0)}" y="{_f(top)}" width="{_f(bar_w - 2)}" height="{_f(y(lo) - top)}" fill="{s.color}"/>')
+            parts.append(f'<text x="{_f(x0 + bar_w / 2 - 1)}" y="{_f(top - 3)}" text-anchor="middle" '
+                         f'fill="{COLORS["text"]}">{v:.4g}{y_suffix}</text>')
+        for s in lines:
+            v = s.values[i] if i < len(s.values) else None
+            if v is not None:
+                parts.append(f'<line x1="{_f(g0 + 4)}" x2="{_f(g0 + group - 4)}" y1="{_f(y(v))}" y2="{_f(y(v))}" '
+                             f'stroke="{s.color}" stroke-width="1.6" stroke-dasharray="5,3"/>')
+        parts.append(f'<text x="{_f(g0 + group / 2)}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" '
+                     f'fill="{COLORS["text"]}">{escape(label)}</text>')
+    lx = LEFT
+    for s in series:
+        dash = ' stroke-dasharray="5,3"' if not s.points else ""
+        parts.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{HEIGHT - 10}" y2="{HEIGHT - 10}" stroke="{s.color}" stroke-width="{2 if s.points else 1.6}"{dash}/>')
+        parts.append(f'<text x="{lx + 22}" y="{HEIGHT - 6}" fill="{COLORS["text"]}">{escape(s.label)}</text>')
+        lx += 30 + 6 * len(s.label)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def verdict_strip(*, title: str, labels: list[str], classes: list[str]) -> str:
     """One coloured cell per window: the verdict timeline."""
     if not labels:
@@ -120,7 +172,7 @@ def verdict_strip(*, title: str, labels: list[str], classes: list[str]) -> str:
     lx = LEFT
     for cls, color in VERDICT_COLORS.items():
         parts.append(f'<rect x="{lx}" y="52" width="10" height="10" fill="{color}"/>')
-        name = cls.replace("_", " ")
+        name = cls.replace("_", " ").capitalize()
         parts.append(f'<text x="{lx + 14}" y="61" fill="{COLORS["text"]}">{escape(name)}</text>')
         lx += 24 + 6 * len(name)
     parts.append("</svg>")

@@ -67,6 +67,7 @@ def audit_filters(params, *, deployment_lookup) -> dict:
     return {
         "actor": params.get("actor", "").strip(), "object_type": params.get("object_type", "").strip(),
         "action": action, "deployment": deployment, "object_id": params.get("object_id", "").strip(),
+        "q": params.get("q", "").strip()[:200],
         "start": parse_optional_instant(params.get("start"), name="start"),
         "end": parse_optional_instant(params.get("end"), name="end"),
     }

@@ -10,6 +10,7 @@ deleted, which is an UPDATE or DELETE the trigger rejects. The actor's id and us
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -137,3 +138,51 @@ class ComplianceReport(_AppendOnly):
     def filename_stem(self) -> str:
         return f"driftdesk-{self.deployment.slug}-{self.period_start:%Y%m%d}-{self.period_end:%Y%m%d}-r{self.pk}"
 
+
+
+class ReportJob(models.Model):
+    """Report generation or verification running on a worker, with its progress for the page that polls it.
+
+    Generating a nine-week report takes seconds (figures, PDF); the page answers at once and shows this
+    job's progress until it is done, then the report or the verification's outcome.
+    """
+
+    class Kind(models.TextChoices):
+        GENERATE = "generate", "Generate a report"
+        VERIFY = "verify", "Verify a report"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="report_jobs")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    # Generation: the report it made; verification: the report it checks.
+    report = models.ForeignKey(ComplianceReport, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0 to 1.")
+    step = models.CharField(max_length=200, blank=True)
+    result = models.JSONField(null=True, blank=True, help_text="The verification's outcome.")
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def working(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return round(self.progress * 100)

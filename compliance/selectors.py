@@ -19,9 +19,10 @@ import math
 from collections import Counter, defaultdict
 
 from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast, Coalesce
 from django.shortcuts import get_object_or_404
 
 from drift_app import selectors as drift_selectors
@@ -585,8 +586,10 @@ for _section in (
     sections.register(_section, replace=True)
 
 
-def report_figures(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict:
-    """Every figure of the degradation report of `deployment` for [start, end): one entry per registered section."""
+def report_figures(*, deployment: Deployment, start: dt.datetime, end: dt.datetime, progress=None) -> dict:
+    """Every figure of the degradation report of `deployment` for [start, end): one entry per registered section.
+
+    `progress(fraction, step)`, when given, hears of each section as it starts (for the page that polls)."""
     if end <= start:
         raise ValueError("end must be after start")
     ctx = sections.ReportContext(deployment=deployment, start=start, end=end)
@@ -595,7 +598,10 @@ def report_figures(*, deployment: Deployment, start: dt.datetime, end: dt.dateti
         "period": {"start": ts(start), "end": ts(end)},
         "sections": [section.describe() for section in sections.sections()],
     }
-    for section in sections.sections():
+    built = sections.sections()
+    for i, section in enumerate(built):
+        if progress is not None:
+            progress(i / len(built), f"Computing “{section.title}”")
         figures.update(section.build(ctx))
     return figures
 
@@ -612,6 +618,13 @@ def report_list(*, deployment: Deployment | None = None, viewer=None) -> QuerySe
     return qs.order_by("-generated_at", "-id")
 
 
+def report_job_get(*, pk: int, user):
+    from .models import ReportJob
+
+    return get_object_or_404(ReportJob.objects.select_related("deployment", "report")
+                             .filter(deployment__in=drift_selectors.deployments_visible(user=user)), pk=pk)
+
+
 def report_get(*, pk: int, user) -> ComplianceReport:
     return get_object_or_404(ComplianceReport.objects.select_related("deployment")
                              .filter(deployment__in=drift_selectors.deployments_visible(user=user)), pk=pk)
@@ -622,7 +635,8 @@ def report_get(*, pk: int, user) -> ComplianceReport:
 
 def audit_event_list(
     *, actor: str = "", object_type: str = "", action: str = "", deployment: Deployment | None = None,
-    object_id: str = "", start: dt.datetime | None = None, end: dt.datetime | None = None, viewer=None,
+    object_id: str = "", start: dt.datetime | None = None, end: dt.datetime | None = None, q: str = "",
+    viewer=None,
 ) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.all()
     if viewer is not None:
@@ -643,7 +657,64 @@ def audit_event_list(
         qs = qs.filter(at__gte=start)
     if end is not None:
         qs = qs.filter(at__lt=end)
+    if q:
+        # Free text: who, what (type, id, its name), the request, and the values before and after.
+        qs = qs.annotate(_before=Cast("before", TextField()), _after=Cast("after", TextField())).filter(
+            Q(actor_username__icontains=q) | Q(object_type__icontains=q) | Q(object_repr__icontains=q)
+            | Q(object_id=q) | Q(request_path__icontains=q) | Q(_before__icontains=q) | Q(_after__icontains=q))
     return qs.order_by("-at", "-id")
+
+
+def _audit_value(value, names: dict | None) -> str:
+    if value is None or value == "":
+        return "—"
+    if names is not None and value in names:
+        return f"{names[value]} (#{value})"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def audit_rows(events) -> list[dict]:
+    """Events as a reader wants them: each changed field with readable before → after, and references to
+    other records (people, teams, deployments, flags…) shown by name; the event itself stores their ids."""
+    events = list(events)
+    related: dict[tuple[str, str], object] = {}  # (object type, stored field) → the model it refers to
+    wanted: dict[object, set] = defaultdict(set)
+    for e in events:
+        model = _model(*e.object_type.split(".", 1)) if e.object_type.count(".") == 1 else None
+        for name in set(e.before or {}) | set(e.after or {}):
+            key = (e.object_type, name)
+            if key not in related:
+                remote = None
+                if model is not None and name.endswith("_id"):
+                    try:
+                        remote = getattr(model._meta.get_field(name.removesuffix("_id")), "related_model", None)
+                    except FieldDoesNotExist:  # a field the model no longer has
+                        remote = None
+                related[key] = remote
+            if related[key] is not None:
+                for side in (e.before or {}, e.after or {}):
+                    if isinstance(side.get(name), int):
+                        wanted[related[key]].add(side[name])
+    names = {model: {pk: str(obj) for pk, obj in model._base_manager.in_bulk(list(ids)).items()}
+             for model, ids in wanted.items()}
+    rows = []
+    for e in events:
+        before, after = e.before or {}, e.after or {}
+        fields = list(e.changed_fields or []) or sorted(set(before) | set(after))
+        diff = []
+        for f in fields:
+            lookup = names.get(related.get((e.object_type, f)))
+            diff.append({"field": f.removesuffix("_id").replace("_", " "),
+                         "before": _audit_value(before.get(f), lookup) if e.before is not None else None,
+                         "after": _audit_value(after.get(f), lookup) if e.after is not None else None})
+        rows.append({"event": e, "object_label": e.object_type.split(".")[-1], "diff": diff})
+    return rows
 
 
 def audit_object_types() -> list[str]:

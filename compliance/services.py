@@ -18,7 +18,7 @@ from django.utils import timezone
 from drift_app.models import Deployment
 
 from . import audit, chain, render, selectors
-from .models import ComplianceReport
+from .models import ComplianceReport, ReportJob
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,19 @@ class Rendered:
     json_sha256: str
 
 
-def report_render(*, deployment: Deployment, start: dt.datetime, end: dt.datetime,
-                  audit_chain_head: str = "") -> Rendered:
+def _no_progress(fraction: float, step: str) -> None:
+    return None
+
+
+def report_render(*, deployment: Deployment, start: dt.datetime, end: dt.datetime, audit_chain_head: str = "",
+                  progress=_no_progress) -> Rendered:
     """Figures from the database, then the three renderings (the PDF prints `audit_chain_head`). Writes nothing."""
-    figures = selectors.report_figures(deployment=deployment, start=start, end=end)
+    # Figures take most of the time up to 70%, the PDF most of the rest.
+    figures = selectors.report_figures(deployment=deployment, start=start, end=end,
+                                       progress=lambda f, step: progress(0.7 * f, step))
+    progress(0.7, "Rendering the PDF")
     pdf = render.pdf(figures, audit_chain_head=audit_chain_head)
+    progress(0.95, "Writing the CSV and JSON")
     csv_text = render.as_csv(figures)
     json_text = render.as_json(figures)
     return Rendered(
@@ -82,15 +90,23 @@ def report_render(*, deployment: Deployment, start: dt.datetime, end: dt.datetim
     )
 
 
-@transaction.atomic
 def report_generate(
     *, deployment: Deployment, start: dt.datetime, end: dt.datetime, user=None, trigger: str = ComplianceReport.Trigger.PAGE,
+    progress=_no_progress,
 ) -> ComplianceReport:
     """Compute the report of `deployment` for [start, end) and store it with its hashes, generator and time."""
     check_period(start=start, end=end)
     began = time.perf_counter()
     head = chain.head()[1]
-    out = report_render(deployment=deployment, start=start, end=end, audit_chain_head=head)
+    # Read first, outside a transaction, so a polling page sees the progress; then one atomic write.
+    out = report_render(deployment=deployment, start=start, end=end, audit_chain_head=head, progress=progress)
+    with transaction.atomic():
+        return _report_store(deployment=deployment, start=start, end=end, user=user, trigger=trigger, out=out, head=head,
+                             duration=time.perf_counter() - began)
+
+
+def _report_store(*, deployment: Deployment, start, end, user, trigger: str, out: Rendered, head: str,
+                  duration: float) -> ComplianceReport:
     report = ComplianceReport.objects.create(
         deployment=deployment, period_start=start, period_end=end,
         figures=out.figures, figures_sha256=out.figures_sha256,
@@ -99,7 +115,7 @@ def report_generate(
         generated_by_id=user.pk if user is not None else None,
         generated_by_username=user.get_username() if user is not None else "system",
         trigger=trigger, material_degradation=out.figures["material_degradation"]["occurred"],
-        duration_seconds=round(time.perf_counter() - began, 3), audit_chain_head=head,
+        duration_seconds=round(duration, 3), audit_chain_head=head,
     )
     audit.record(action="generate", object_type="compliance.ComplianceReport", object_id=report.pk,
                  object_repr=f"{deployment.slug} {start:%Y-%m-%d}..{end:%Y-%m-%d}", deployment_id=deployment.pk,
@@ -152,10 +168,10 @@ def _diff(a, b, path: str = "", out: list[str] | None = None, limit: int = 50) -
     return out
 
 
-def report_verify(*, report: ComplianceReport) -> Verification:
+def report_verify(*, report: ComplianceReport, progress=_no_progress) -> Verification:
     """Recompute the report's figures and PDF from the database and compare them with what was stored."""
     out = report_render(deployment=report.deployment, start=report.period_start, end=report.period_end,
-                        audit_chain_head=report.audit_chain_head)
+                        audit_chain_head=report.audit_chain_head, progress=progress)
     result = Verification(
         report_id=report.pk,
         stored_pdf_intact=_sha256(bytes(report.pdf)) == report.pdf_sha256,
@@ -170,6 +186,65 @@ def report_verify(*, report: ComplianceReport) -> Verification:
                  object_repr=str(report.pk), deployment_id=report.deployment_id,
                  after={"ok": result.ok, "figures_match": result.figures_match})
     return result
+
+
+# --- Report jobs: generation and verification on a worker, with progress ----------------------------
+
+
+def report_job_start(*, kind: str, user, deployment: Deployment | None = None, start: dt.datetime | None = None,
+                     end: dt.datetime | None = None, report: ComplianceReport | None = None) -> ReportJob:
+    """Queue a generation (deployment, start, end) or a verification (report); the page polls the job."""
+    if kind == ReportJob.Kind.GENERATE:
+        check_period(start=start, end=end)
+    elif kind == ReportJob.Kind.VERIFY:
+        if report is None:
+            raise ValidationError({"report": "a verification needs the report to verify"})
+        deployment, start, end = report.deployment, report.period_start, report.period_end
+    else:
+        raise ValidationError({"kind": f"kind must be generate or verify; got {kind!r}"})
+    job = ReportJob.objects.create(kind=kind, deployment=deployment, period_start=start, period_end=end, report=report,
+                                   requested_by=user, step="Waiting for a worker")
+    from .tasks import report_job_task
+
+    transaction.on_commit(lambda: report_job_task.delay(job.pk))
+    return job
+
+
+def _job_progress(job: ReportJob):
+    def update(fraction: float, step: str) -> None:
+        # Outside the generation's transaction: the polling page must see progress while the job runs.
+        ReportJob.objects.filter(pk=job.pk).update(progress=round(min(max(fraction, 0.0), 1.0), 3), step=step[:200])
+
+    return update
+
+
+def report_job_run(*, job: ReportJob) -> ReportJob:
+    """Run a queued job to the end. A job already done (a redelivered task) is left as it is."""
+    if job.status in (ReportJob.Status.DONE, ReportJob.Status.FAILED):
+        return job
+    ReportJob.objects.filter(pk=job.pk).update(status=ReportJob.Status.RUNNING, step="Starting")
+    progress = _job_progress(job)
+    user = job.requested_by
+    try:
+        if job.kind == ReportJob.Kind.GENERATE:
+            report = report_generate(deployment=job.deployment, start=job.period_start, end=job.period_end, user=user,
+                                     trigger=ComplianceReport.Trigger.PAGE, progress=progress)
+            job.report, job.result = report, None
+        else:
+            job.result = report_verify(report=job.report, progress=progress).as_dict()
+    except ValidationError as exc:
+        job.status, job.error = ReportJob.Status.FAILED, "; ".join(exc.messages)
+    else:
+        job.status, job.error = ReportJob.Status.DONE, ""
+    job.progress, job.step, job.finished_at = 1.0, "", timezone.now()
+    job.save(update_fields=["report", "result", "status", "error", "progress", "step", "finished_at"])
+    return job
+
+
+def report_job_fail(*, job_id: int, error: str) -> None:
+    """A job whose task failed for good: shown as failed instead of polling forever."""
+    ReportJob.objects.filter(pk=job_id).exclude(status=ReportJob.Status.DONE).update(
+        status=ReportJob.Status.FAILED, error=error[:2000], finished_at=timezone.now())
 
 
 def reports_generate_monthly(*, now: dt.datetime | None = None) -> list[int]:

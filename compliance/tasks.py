@@ -31,3 +31,16 @@ def report_generate_task(deployment_id: int, start: str, end: str) -> int:
         start=dt.datetime.fromisoformat(start), end=dt.datetime.fromisoformat(end),
     )
     return report.pk
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=True)
+def report_job_task(job_id: int) -> int:
+    from .models import ReportJob
+
+    try:
+        return services.report_job_run(job=ReportJob.objects.select_related("deployment", "report").get(pk=job_id)).pk
+    except OperationalError:
+        raise
+    except Exception as exc:
+        services.report_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
+        raise

@@ -5,7 +5,6 @@ Compliance officers and ML engineers only; everyone else gets 403, anonymous use
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
@@ -16,7 +15,7 @@ from drift_app import selectors as drift_selectors
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, RoleRequiredMixin
 
 from . import api, forms, selectors, services
-from .models import ComplianceReport
+from .models import ReportJob
 
 
 class _ComplianceView(RoleRequiredMixin, TemplateView):
@@ -33,26 +32,29 @@ class ReportListView(_ComplianceView):
         ctx.update(
             deployments=drift_selectors.deployment_list(user=self.request.user).order_by("name"), selected=deployment,
             page=Paginator(selectors.report_list(deployment=deployment, viewer=self.request.user), 50).get_page(self.request.GET.get("page")),
+            query=f"deployment={deployment.slug}" if deployment else "",
             start=self.request.GET.get("start", ""), end=self.request.GET.get("end", ""),
         )
         return ctx
 
     def post(self, request, *args, **kwargs):
+        """Queue the generation and show its progress; a bad form comes back with its input and the problem."""
         slug = request.POST.get("deployment", "")
         deployment = drift_selectors.deployment_find(slug=slug, user=request.user)
-        if deployment is None:
-            messages.error(request, f"No deployment with slug {slug!r}: choose one from the list.")
-            return redirect("compliance:report-list")
         try:
+            if deployment is None:
+                raise ValidationError({"deployment": f"No deployment with slug {slug!r}: choose one from the list."})
             start = forms.parse_instant(request.POST.get("start", ""), name="start")
             end = forms.parse_instant(request.POST.get("end", ""), name="end")
-            report = services.report_generate(deployment=deployment, start=start, end=end, user=request.user,
-                                              trigger=ComplianceReport.Trigger.PAGE)
+            job = services.report_job_start(kind=ReportJob.Kind.GENERATE, deployment=deployment, start=start, end=end,
+                                            user=request.user)
         except ValidationError as exc:
-            messages.error(request, f"Report not generated: {forms.error_text(exc)}")
-            return redirect("compliance:report-list")
-        messages.success(request, f"Report #{report.pk} generated in {report.duration_seconds:.1f}s.")
-        return redirect("compliance:report-detail", pk=report.pk)
+            ctx = self.get_context_data(**kwargs)
+            ctx.update(error=f"Report not generated: {forms.error_text(exc)}", errors=forms.error_dict(exc),
+                       start=request.POST.get("start", ""), end=request.POST.get("end", ""),
+                       selected=deployment or ctx["selected"])
+            return self.render_to_response(ctx, status=400)
+        return redirect("compliance:report-job", pk=job.pk)
 
 
 class ReportDetailView(_ComplianceView):
@@ -66,8 +68,19 @@ class ReportDetailView(_ComplianceView):
 
     def post(self, request, *args, **kwargs):
         report = selectors.report_get(pk=kwargs["pk"], user=request.user)
-        verification = services.report_verify(report=report)
-        return self.render_to_response(self.get_context_data(pk=report.pk, verification=verification))
+        job = services.report_job_start(kind=ReportJob.Kind.VERIFY, report=report, user=request.user)
+        return redirect("compliance:report-job", pk=job.pk)
+
+
+class ReportJobView(_ComplianceView):
+    """A generation or verification in the background: progress until done (static/js/poll.js), then the outcome."""
+
+    template_name = "compliance/report_job.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["job"] = selectors.report_job_get(pk=kwargs["pk"], user=self.request.user)
+        return ctx
 
 
 class ReportDownloadView(_ComplianceView):
@@ -88,9 +101,13 @@ class AuditListView(_ComplianceView):
         except ValidationError as exc:
             error, filters = forms.error_text(exc), {}
         events = selectors.audit_event_list(**filters, viewer=self.request.user) if error is None else []
+        page = Paginator(events, 50).get_page(self.request.GET.get("page"))
+        # The pager's links carry the filters once, never an earlier page (no ?page=2&page=3 pile-up).
+        params = self.request.GET.copy()
+        params.pop("page", None)
         ctx.update(
-            error=error, page=Paginator(events, 100).get_page(self.request.GET.get("page")),
-            params=self.request.GET, query=self.request.GET.urlencode(),
+            error=error, page=page, rows=selectors.audit_rows(page.object_list),
+            params=self.request.GET, query=params.urlencode(),
             object_types=selectors.audit_object_types(), actors=selectors.audit_actors(),
             actions=forms.AUDIT_ACTIONS, deployments=drift_selectors.deployment_list(user=self.request.user).order_by("name"),
         )

@@ -4,7 +4,7 @@ import datetime as dt
 
 import numpy as np
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet
 from django.shortcuts import get_object_or_404
 
 from . import embeddings, pgbinary
@@ -466,3 +466,46 @@ def sample_for_trace(*, deployment: Deployment, trace_id: str, span_id: str | No
     if span_id:
         return samples.filter(external_id__endswith=f":{span_id}").order_by("-id").first()
     return None
+
+
+# --- Windows ---------------------------------------------------------------------------------------
+
+WINDOW_WIDTHS = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(weeks=1)}
+
+
+def window_floor(*, window: str, at: dt.datetime) -> dt.datetime:
+    """The start of the `window` ("hourly", "daily", "weekly") containing `at`, in UTC.
+
+    Weeks are ISO weeks starting Monday 00:00 UTC, as the drift schedule's (services.drift.last_complete_window):
+    every page that counts "a week" uses this one definition, so the same week gives the same figures.
+    """
+    at = at.astimezone(dt.timezone.utc)
+    if window == "hourly":
+        return at.replace(minute=0, second=0, microsecond=0)
+    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    if window == "daily":
+        return day
+    if window == "weekly":
+        return day - dt.timedelta(days=day.weekday())
+    raise ValueError(f"window must be one of {', '.join(WINDOW_WIDTHS)}; got {window!r}")
+
+
+def recent_windows(*, deployment: Deployment, now: dt.datetime, count: int = 8) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The deployment's last `count` complete windows, newest first."""
+    width = WINDOW_WIDTHS[deployment.drift_window]
+    end = window_floor(window=deployment.drift_window, at=now)
+    return [(end - width * (k + 1), end - width * k) for k in range(count)]
+
+
+def baseline_get(*, deployment: Deployment, pk: int):
+    from .models import Baseline
+
+    return get_object_or_404(Baseline.objects.defer("prompt_artifact", "response_artifact", "sample_ids")
+                             .select_related("deployment", "created_by"), deployment=deployment, pk=pk)
+
+
+def sample_period(*, deployment: Deployment) -> tuple[dt.datetime, dt.datetime] | None:
+    """First and last client timestamp of the deployment's samples (to suggest a baseline period)."""
+    row = ProductionSample.objects.filter(deployment=deployment).aggregate(first=Min("client_timestamp"),
+                                                                          last=Max("client_timestamp"))
+    return (row["first"], row["last"]) if row["first"] else None

@@ -449,7 +449,7 @@ class FeedbackMetricsApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", str, description="ISO 8601 with time zone; default end - 28 days."),
+            OpenApiParameter("start", str, description="ISO 8601 with time zone; default: the start of the window (day, or ISO week from Monday) 28 days before end."),
             OpenApiParameter("end", str, description="ISO 8601 with time zone; default now."),
             OpenApiParameter("window", str, enum=list(selectors.WINDOWS), description="Default daily."),
         ],
@@ -462,7 +462,9 @@ class FeedbackMetricsApi(APIView):
             return Response({"detail": f"window must be one of {', '.join(selectors.WINDOWS)}; got {window!r}."}, status=400)
         try:
             end = _parse_time(request.query_params.get("end"), "end") or timezone.now()
-            start = _parse_time(request.query_params.get("start"), "start") or end - dt.timedelta(days=28)
+            # The default start is a window boundary (Monday for weeks), as the dashboard's windows.
+            start = _parse_time(request.query_params.get("start"), "start") or drift_selectors.window_floor(
+                window=window, at=end - dt.timedelta(days=28))
         except ValueError as exc:
             return Response({"detail": str(exc)}, status=400)
         if end <= start:

@@ -3,8 +3,6 @@ promote. Compliance and ML engineers: the same pages read-only."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -414,10 +412,13 @@ class MetricsView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
         deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
-        window = self.request.GET.get("window") if self.request.GET.get("window") in selectors.WINDOWS else "weekly"
-        days = {"daily": 14, "weekly": 56}[window]
-        end = timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
-        start = end - dt.timedelta(days=days)
+        # One week everywhere: the deployment's own windows (ISO weeks from Monday 00:00 UTC, days from
+        # midnight UTC), so "the same week" here and on the dashboard counts the same samples and flags.
+        default = deployment.drift_window if deployment.drift_window in selectors.WINDOWS else "daily"
+        window = self.request.GET.get("window") if self.request.GET.get("window") in selectors.WINDOWS else default
+        count = {"daily": 14, "weekly": 8}[window]
+        end = timezone.now()
+        start = drift_selectors.window_floor(window=window, at=end) - selectors.WINDOWS[window] * (count - 1)
         ctx.update(
             deployment=deployment,
             window=window,

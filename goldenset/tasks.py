@@ -1,3 +1,5 @@
+import datetime as dt
+
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
@@ -21,3 +23,9 @@ def eval_scheduled_task(deployment_id: int) -> None:
 def reap_stuck_eval_runs_task() -> dict:
     result = services.eval_runs_reap()
     return {"requeued": len(result.requeued), "failed": len(result.failed)}
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=3, acks_late=True)
+def coverage_gaps_task(deployment_id: int, window_start: str) -> None:
+    services.coverage_gaps_refresh(deployment=Deployment.objects.get(pk=deployment_id),
+                                   window_start=dt.datetime.fromisoformat(window_start))

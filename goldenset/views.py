@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from drift_app import confirm
 from drift_app import selectors as drift_selectors
 from drift_app.roles import (
     COMPLIANCE,
@@ -147,6 +148,13 @@ ITEM_ACTIONS = {
 }
 
 
+RETIRE_CONSEQUENCE = ("Retiring takes the item out of the next golden-set version: later evaluations no longer "
+                      "score it, and comparisons with earlier runs count it as retired. It cannot be brought back; "
+                      "a replacement is a new item.")
+BASELINE_CONSEQUENCE = ("Every later evaluation of this deployment is compared with this run: relative drops, "
+                        "code-red and review alerts and the reports' material-degradation test all change reference.")
+
+
 class ItemDetailView(RoleRequiredMixin, TemplateView):
     allowed_roles = READERS
     template_name = "goldenset/item_detail.html"
@@ -174,6 +182,10 @@ class ItemDetailView(RoleRequiredMixin, TemplateView):
         if action not in ITEM_ACTIONS:
             return HttpResponse(f"Unknown action {action!r}.", status=400)
         service, done = ITEM_ACTIONS[action]
+        if action == "retire" and not confirm.confirmed(request):
+            return confirm.confirmation_page(
+                request, title=f"Retire golden item #{pk}", consequence=RETIRE_CONSEQUENCE, action_label="Retire the item",
+                cancel_url=reverse("goldenset:item-detail", args=[pk]))
         try:
             service(item=item, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:
@@ -382,6 +394,10 @@ class RunDetailView(RoleRequiredMixin, TemplateView):
         run = selectors.eval_run_get(pk=pk, user=request.user)
         if not has_role(request.user, ML_ENGINEER, team=run.deployment.team_id):
             return HttpResponse("Only ML engineers of the deployment's team choose the baseline.", status=403)
+        if not confirm.confirmed(request):
+            return confirm.confirmation_page(
+                request, title=f"Make run #{pk} the baseline of {run.deployment.name}", consequence=BASELINE_CONSEQUENCE,
+                action_label="Make it the baseline", cancel_url=reverse("goldenset:run-detail", args=[pk]))
         try:
             services.eval_run_set_baseline(run=run, user=request.user, reason=request.POST.get("reason", ""))
         except ValidationError as exc:
@@ -415,8 +431,21 @@ class CoverageView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, slug: str, **kwargs):
         ctx = super().get_context_data(**kwargs)
         deployment = drift_selectors.deployment_get(slug=slug, user=self.request.user)
-        ctx.update(deployment=deployment, report=selectors.coverage_gaps(deployment=deployment))
+        # Computed on a worker and cached per window (goldenset/services/coverage.py); the page polls until ready.
+        report = services.coverage_gaps_cached(deployment=deployment)
+        if report is None:
+            services.coverage_gaps_request(deployment=deployment)
+        ctx.update(deployment=deployment, report=report, working=report is None,
+                   can_refresh=has_role(self.request.user, SME, ML_ENGINEER))
         return ctx
+
+    def post(self, request, slug: str):
+        if not has_role(request.user, SME, ML_ENGINEER):
+            return HttpResponse("Only SMEs and ML engineers recompute coverage gaps.", status=403)
+        deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
+        services.coverage_gaps_request(deployment=deployment, force=True)
+        messages.success(request, "Coverage gaps are being recomputed; this page updates itself.")
+        return redirect("goldenset:coverage", slug=deployment.slug)
 
 
 class DeploymentIndexView(RoleRequiredMixin, TemplateView):

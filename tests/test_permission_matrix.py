@@ -55,6 +55,8 @@ PK_KIND = [
     (re.compile(r"^verdict-detail$"), "verdict"),
     (re.compile(r"^(api-)?alert($|-)"), "alert"),
     (re.compile(r"^(api-)?advice-"), "advice"),
+    (re.compile(r"^report-job$"), "report_job"),  # issue 18: generation/verification progress (compliance, ML)
+    (re.compile(r"^baseline-detail$"), "baseline"),  # issue 18: a baseline's page (ML, SME, compliance)
     (re.compile(r"^(api-compliance-)?report(-|$)"), "report"),
     # run-retry / api-golden-run-retry: ML engineers of the run's team (tests/robustness/test_run_retry.py).
     (re.compile(r"^(run-detail|run-retry|api-golden-run|api-golden-run-baseline|api-golden-run-retry)$"), "eval_run"),
@@ -64,7 +66,7 @@ PK_KIND = [
 ]
 # Team-bound object kinds (every golden set belongs to a team, so golden items are too).
 TEAM_BOUND = {"sample", "verdict", "alert", "advice", "report", "eval_run", "eval_result", "flag", "deployment",
-              "drift_run", "golden_item", "team"}
+              "drift_run", "golden_item", "team", "report_job", "baseline"}
 
 
 @dataclass
@@ -153,6 +155,8 @@ def _world(personas, *, team, slug: str, power_user) -> TeamWorld:
         "drift_run": DriftRun.objects.filter(deployment=world.deployment).first(),
         "golden_item": world.items[0][0],
         "team": world.deployment.team,
+        "report_job": compliance_services.report_job_start(kind="verify", report=report, user=personas.charlie),
+        "baseline": world.baseline,
     }
     missing = [k for k, v in objects.items() if v is None]
     assert not missing, f"the matrix fixture made no {missing}"

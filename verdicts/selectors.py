@@ -454,3 +454,119 @@ def advice_prompts(*, advice: RetrainingAdvice) -> list[dict]:
             "deployment": advice.deployment.slug,
         })
     return out
+
+
+# --- The verdict as a case file ---------------------------------------------------------------------
+
+SOURCE_LABELS = {
+    "golden": "Golden-set evaluation", "flags": "User flags confirmed by SMEs", "prompt_drift": "Prompt drift",
+    "response_drift": "Response drift", "quality": "Label-free quality scores",
+}
+STATE_LABELS = {
+    "degraded": "Degraded", "ok": "No significant drop", "pending": "Pending labels", "missing": "Missing",
+    "drift": "Drift", "no_drift": "No drift", "completed": "Completed", "running": "Running",
+    "failed": "Failed", "insufficient_data": "Too few samples",
+}
+TEST_LABELS = {
+    "mcnemar_exact_one_sided": "Exact one-sided McNemar test on paired items",
+    "fisher_exact_one_sided": "One-sided Fisher exact test against the baseline period",
+    "calibrated drift suite": "Calibrated drift suite (thresholds at the deployment's false-alarm rate)",
+}
+THRESHOLD_LABELS = {
+    "code_red_drop_pct": ("Code-red drop", "%"), "review_drop_pct": ("Weekly-review drop", "%"),
+    "material_drop_pct": ("Material-degradation drop", "%"), "novel_share_alert": ("New-topic share alert", ""),
+    "flag_alpha": ("Significance level of the flag test", ""), "golden_alpha": ("Significance level of the golden test", ""),
+    "golden_max_age_days": ("Oldest golden evaluation that counts", " days"),
+    "golden_max_error_share": ("Largest share of errored golden items", ""),
+    "flag_pending_max_share": ("Largest share of flags awaiting labels", ""),
+}
+REGRESSED_SHOWN = 25
+FLAGS_SHOWN = 25
+
+
+def _regressed_items(*, run_id: int, baseline_run_id: int) -> list[dict]:
+    """Golden items that passed in the baseline run and did not pass in `run_id` (same item revision)."""
+    from goldenset import selectors as golden_selectors
+    from goldenset.models import EvalRun
+
+    run, base = EvalRun.objects.filter(pk=run_id).first(), EvalRun.objects.filter(pk=baseline_run_id).first()
+    if run is None or base is None:
+        return []
+    now, before = golden_outcomes(run=run), golden_outcomes(run=base)
+    ids = sorted(i for i, (rev, outcome, _) in now.items()
+                 if i in before and before[i][0] == rev and before[i][1] == "passed" and outcome != "passed")
+    items = {i.pk: i for i in golden_selectors.golden_items_by_ids(ids=ids[:REGRESSED_SHOWN])}
+    return [{"item_id": i, "prompt": items[i].prompt if i in items else "", "category": now[i][2],
+             "outcome": now[i][1]} for i in ids[:REGRESSED_SHOWN]] + (
+        [{"more": len(ids) - REGRESSED_SHOWN}] if len(ids) > REGRESSED_SHOWN else [])
+
+
+def _drift_rows(d: dict) -> list[dict]:
+    rows = []
+    for label, value, threshold, below_is_drift in (
+        ("Jensen–Shannon divergence", d.get("js"), d.get("js_threshold"), False),
+        ("Wasserstein distance", d.get("wasserstein"), d.get("wasserstein_threshold"), False),
+        ("MMD permutation test p-value", d.get("mmd_p_value"), d.get("mmd_alpha"), True),
+    ):
+        if value is None:
+            continue
+        beyond = None if threshold is None else (value < threshold if below_is_drift else value > threshold)
+        rows.append({"label": label, "value": value, "threshold": threshold, "beyond": beyond,
+                     "threshold_label": "significance level" if below_is_drift else "threshold"})
+    return rows
+
+
+def verdict_case_file(*, verdict: Verdict, viewer) -> dict:
+    """Everything a verdict rests on, source by source, in the order a reader checks it."""
+    from feedback import selectors as feedback_selectors
+
+    inputs = verdict.inputs or {}
+    evidence = {e["source"]: e for e in inputs.get("evidence") or []}
+    golden = inputs.get("golden") or {}
+    versions = []
+    for v in golden.get("versions") or []:
+        row = dict(v)
+        if v.get("run_id") and v.get("baseline_run_id") and v.get("regressed"):
+            row["regressed_items"] = _regressed_items(run_id=v["run_id"], baseline_run_id=v["baseline_run_id"])
+        versions.append(row)
+    drift = inputs.get("drift") or {}
+    drift_sections = []
+    for target, source in (("prompts", "prompt_drift"), ("responses", "response_drift")):
+        d = drift.get(target)
+        drift_sections.append({
+            "target": target, "source": source, "label": SOURCE_LABELS[source], "run": d,
+            "state": (evidence.get(source) or {}).get("state", "missing"),
+            "rows": _drift_rows(d) if d else [],
+            "missing": (evidence.get(source) or {}).get("missing"),
+        })
+    flags = (feedback_selectors.flag_list(deployment=verdict.deployment, viewer=viewer)
+             .filter(sample__client_timestamp__gte=verdict.window_start, sample__client_timestamp__lt=verdict.window_end)
+             .select_related("sample", "flagged_by"))
+    quality = evidence.get("quality") or {}
+    thresholds = [
+        {"label": THRESHOLD_LABELS.get(k, (k.replace("_", " "), ""))[0], "value": val,
+         "unit": THRESHOLD_LABELS.get(k, ("", ""))[1]}
+        for k, val in (inputs.get("thresholds") or {}).items()
+    ]
+    missing = [{"source": SOURCE_LABELS.get(e["source"], e["source"]), "why": e["missing"]}
+               for e in inputs.get("evidence") or [] if e.get("missing")]
+    return {
+        "reasons": inputs.get("reasons") or [],
+        "sources": [
+            {**e, "label": SOURCE_LABELS.get(e["source"], e["source"].replace("_", " ")),
+             "state_label": STATE_LABELS.get(e.get("state"), str(e.get("state", "")).replace("_", " ")),
+             "test_label": TEST_LABELS.get(e.get("test") or "", e.get("test") or "")}
+            for e in inputs.get("evidence") or []
+        ],
+        "golden": {**golden, "versions": versions, "evidence": evidence.get("golden") or {}},
+        "requested": inputs.get("requested_evaluations") or [],
+        "drift": drift_sections,
+        "flags": inputs.get("flags") or {},
+        "flag_rows": list(flags[:FLAGS_SHOWN]),
+        "flag_total": flags.count(),
+        "quality": quality,
+        "thresholds": thresholds,
+        "missing": missing,
+        "history": list(verdict_versions(deployment=verdict.deployment, start=verdict.window_start,
+                                         end=verdict.window_end)),
+    }

@@ -13,7 +13,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from drift_app import metric_sinks
+from drift_app import formatting, metric_sinks
 from drift_app import selectors as drift_selectors
 from drift_app.models import Deployment, DriftRun
 from drift_app.stats import verdict_rules as rules
@@ -417,7 +417,7 @@ def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, mate
             continue
         if src["state"] == "drift":
             if src["beyond_threshold"]:
-                stat = "; ".join(f"{_STAT_LABEL[s['statistic']]} {s['value']:.2f} (threshold {s['threshold']:.2f})"
+                stat = "; ".join(_versus(_STAT_LABEL[s["statistic"]], s["value"], s["threshold"])
                                  for s in src["beyond_threshold"])
                 parts.append(f"{label} drift: {stat}")
             else:
@@ -428,7 +428,7 @@ def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, mate
                 parts.append(f"{_format_pct(d['novel_share'])} of prompts in {n} new topic{'s' if n != 1 else ''}"
                              + (f": {labels}" if labels else ""))
         elif d["js"] is not None and d["js_threshold"] is not None:
-            parts.append(f"{label} no drift: JS {d['js']:.2f} (threshold {d['js_threshold']:.2f})")
+            parts.append(f"{label} no drift: {_versus('JS', d['js'], d['js_threshold'])}")
     head = {
         rules.GENUINE_DEGRADATION: "Genuine degradation",
         rules.BENIGN_CHANGE: "Benign change",
@@ -439,6 +439,12 @@ def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, mate
 
 
 _STAT_LABEL = {"js": "JS", "wasserstein": "Wasserstein", "mmd_p_value": "MMD p"}
+
+
+def _versus(label: str, value: float, threshold: float) -> str:
+    # Enough digits that the printed comparison is true: "JS 0.0512 (threshold 0.0498)", never "0.05 (0.05)".
+    a, b = formatting.compare_pair(value, threshold)
+    return f"{label} {a} (threshold {b})"
 
 
 def _history_windows(policy: AlertPolicy) -> int:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from drift_app import confirm
 from drift_app import selectors as drift_selectors
 from drift_app.roles import COMPLIANCE, ML_ENGINEER, SME, RoleRequiredMixin, has_role
 
@@ -106,14 +107,12 @@ class VerdictDetailView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
         verdict = selectors.verdict_get(pk=pk, user=self.request.user)
+        case = selectors.verdict_case_file(verdict=verdict, viewer=self.request.user)
         ctx.update(
             breadcrumbs=[("Home", reverse("home")), ("Verdicts", reverse("verdicts:verdict-list")),
                          (f"{verdict.deployment.name}, {verdict.window_start:%Y-%m-%d}", "")],
-            verdict=verdict, alerts=verdict.opened_alerts.all(),
-            evidence=verdict.inputs.get("evidence") or [],
-            golden_versions=(verdict.inputs.get("golden") or {}).get("versions") or [],
-            history=selectors.verdict_versions(
-                deployment=verdict.deployment, start=verdict.window_start, end=verdict.window_end),
+            verdict=verdict, alerts=verdict.opened_alerts.all(), case=case,
+            evidence=verdict.inputs.get("evidence") or [], history=case["history"],
         )
         return ctx
 
@@ -183,8 +182,17 @@ class _AlertActionView(RoleRequiredMixin, TemplateView):
     def act(self, *, alert, user, comment):  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def needs_confirmation(self, alert) -> str:
+        """The consequence to confirm before acting, or "" when one click is enough."""
+        return ""
+
     def post(self, request, pk: int):
         alert = selectors.alert_get(pk=pk, user=request.user)
+        consequence = self.needs_confirmation(alert)
+        if consequence and not confirm.confirmed(request):
+            return confirm.confirmation_page(
+                request, title=f"Resolve alert #{alert.pk}", consequence=consequence, action_label="Resolve the code red",
+                cancel_url=reverse("verdicts:alert-detail", args=[alert.pk]))
         try:
             self.act(alert=alert, user=request.user, comment=request.POST.get("comment", ""))
         except ValidationError as exc:
@@ -207,6 +215,12 @@ class AlertAcknowledgeView(_AlertActionView):
 
 class AlertResolveView(_AlertActionView):
     done = "resolved"
+
+    def needs_confirmation(self, alert) -> str:
+        if alert.tier != Alert.Tier.CODE_RED:
+            return ""
+        return (f"Resolving closes the code red on {alert.deployment.name}: it leaves the open alerts and the "
+                "on-call is no longer reminded. A new code red opens only if a later window degrades again.")
 
     def act(self, *, alert, user, comment):
         services.alert_resolve(alert=alert, user=user, comment=comment)

@@ -50,3 +50,36 @@ def yesno_drift(value) -> str:
 @register.filter
 def humanise(value) -> str:
     return str(value or "").replace("_", " ")
+
+
+# Thresholds and policy settings as a reader names them, with their unit (the PDF and the pages).
+SETTING_LABELS = {
+    "drift_window": ("Drift window", ""),
+    "drift_false_alarm_rate": ("Target false-alarm rate of the drift thresholds", " (share of windows)"),
+    "min_window_samples": ("Fewest samples for a drift verdict", " samples"),
+    "novel_share_alert": ("New-topic share that raises retraining advice", " (share of prompts)"),
+    "code_red_drop_pct": ("Code-red drop in golden-set accuracy", "% below baseline"),
+    "review_drop_pct": ("Weekly-review drop in golden-set accuracy", "% below baseline"),
+    "material_drop_pct": ("Material-degradation drop", "% below baseline"),
+    "quality_drift_pct": ("Quality-score band", "% relative change"),
+    "code_red_open_after": ("Code-red windows before an alert opens", " windows"),
+    "review_open_after": ("Review windows before a review item opens", " windows"),
+    "close_after": ("Clean windows before an alert closes itself", " windows"),
+    "flag_alpha": ("Significance level of the flag-rate test", ""),
+    "retrain_js_windows": ("Windows of prompt drift before retraining advice", " windows"),
+}
+
+
+@register.filter
+def setting_label(name) -> str:
+    """"code_red_drop_pct" -> "Code-red drop in golden-set accuracy"."""
+    return SETTING_LABELS.get(str(name), (str(name or "").replace("_", " ").capitalize(), ""))[0]
+
+
+@register.filter
+def setting_value(value, name) -> str:
+    """A setting's value with its unit: 15.0, "code_red_drop_pct" -> "15% below baseline"."""
+    unit = SETTING_LABELS.get(str(name), ("", ""))[1]
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"{value}{unit}"

@@ -8,6 +8,7 @@
 - config.py    evaluation configuration and schedule
 - runs.py      evaluation runs and their comparison with the baseline run
 - reliability.py  schedule ticks, leases and the reaper of stuck evaluation runs
+- coverage.py  coverage gaps computed on a worker and cached per deployment and window
 
 Every public function is keyword-only and atomic.
 """
@@ -30,6 +31,7 @@ from .common import (
     version_content_hash,
 )
 from .reliability import EvalReapResult, RetryRefused, eval_run_claim, eval_run_retry, eval_runs_reap, schedule_tick
+from .coverage import coverage_gaps_cached, coverage_gaps_refresh, coverage_gaps_request
 from .config import (
     EVAL_CONFIG_FIELDS,
     eval_config_get,
@@ -69,6 +71,7 @@ __all__ = [
     "EvalReapResult", "RetryRefused", "eval_run_claim", "eval_run_retry",
     "eval_runs_reap",
     "schedule_tick",
+    "coverage_gaps_cached", "coverage_gaps_refresh", "coverage_gaps_request",
     "Action",
     "EVAL_CONFIG_FIELDS",
     "IMPORT_FIELDS",

@@ -91,27 +91,44 @@ def test_verify_through_the_api_confirms_an_untouched_report(scenario, personas)
 
 
 def test_a_compliance_officer_generates_downloads_and_verifies_on_the_pages(scenario, client, personas):
+    from compliance import tasks
+    from compliance.models import ReportJob
+
     client.force_login(personas.charlie)
     response = client.post("/compliance/reports/", {"deployment": "acme-support", "start": "2026-03-01",
                                                     "end": "2026-04-01"})
-    assert response.status_code == 302
+    # Generation runs on a worker: the page answers at once with the job's progress page.
+    job = ReportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/compliance/jobs/{job.pk}/"
+    waiting = client.get(response["Location"]).content.decode()
+    assert "data-poll" in waiting and "<progress" in waiting and not ComplianceReport.objects.exists()
+    tasks.report_job_task(job.pk)  # what the worker does
     report = ComplianceReport.objects.get()
-    assert response["Location"] == f"/compliance/reports/{report.pk}/"
-    detail = client.get(response["Location"])
+    done = client.get(response["Location"]).content.decode()
+    assert "data-poll" not in done and f'href="/compliance/reports/{report.pk}/"' in done
+    detail = client.get(f"/compliance/reports/{report.pk}/")
     assert b"Material degradation occurred: yes" in detail.content
     listing = client.get("/compliance/reports/")
     assert f"/compliance/reports/{report.pk}/download.pdf".encode() in listing.content
     download = client.get(f"/compliance/reports/{report.pk}/download.pdf")
     assert hashlib.sha256(download.content).hexdigest() == report.pdf_sha256
-    verified = client.post(f"/compliance/reports/{report.pk}/")
-    assert b"Verified: the stored report is intact" in verified.content
+    queued = client.post(f"/compliance/reports/{report.pk}/")
+    verify = ReportJob.objects.get(kind="verify")
+    assert queued["Location"] == f"/compliance/jobs/{verify.pk}/"
+    tasks.report_job_task(verify.pk)
+    verified = client.get(queued["Location"])
+    assert b"Verified: report #%d is intact" % report.pk in verified.content
 
 
 def test_a_bad_period_on_the_page_says_what_is_wrong(scenario, client, personas):
     client.force_login(personas.erin)
     response = client.post("/compliance/reports/", {"deployment": "acme-support", "start": "2026-04-01",
-                                                    "end": "2026-03-01"}, follow=True)
-    assert b"Report not generated" in response.content and not ComplianceReport.objects.exists()
+                                                    "end": "2026-03-01"})
+    html = response.content.decode()
+    assert response.status_code == 400 and not ComplianceReport.objects.exists()
+    # The problem once, next to the form that still holds what was typed.
+    assert html.count("Report not generated") == 1 and "must be after start" in html
+    assert 'name="start" value="2026-04-01"' in html and 'name="end" value="2026-03-01"' in html
 
 
 def test_the_management_commands_generate_and_verify_a_report(scenario, personas, capsys):

@@ -215,7 +215,9 @@ def test_the_verdict_page_shows_the_evidence_the_model_versions_and_every_versio
     html = page.content.decode()
     assert page.status_code == 200
     assert [e["source"] for e in page.context["evidence"]] == ["golden", "flags", "prompt_drift", "response_drift", "quality"]
-    assert "mcnemar_exact_one_sided" in html and "Smallest detectable drop" in html
+    # Human labels, not field names or Python reprs (issue 18: the page was a raw dump).
+    assert "Exact one-sided McNemar test" in html and "Smallest detectable drop" in html
+    assert "mcnemar_exact_one_sided" not in html and ">None<" not in html and ">True<" not in html
     assert [h.version for h in page.context["history"]] == [2, 1] and "current" in html
 
 

@@ -60,3 +60,9 @@ def verdicts_home(context):
         )
         ctx["reports_url"] = _first_url("compliance:report-list", "compliance:reports", "compliance:index")
     return ctx
+
+
+@register.filter
+def state_label(state) -> str:
+    """An evidence state ("no_drift", "pending") as words a reader expects ("No drift", "Pending labels")."""
+    return selectors.STATE_LABELS.get(state, str(state or "").replace("_", " ").capitalize())
