@@ -161,7 +161,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("compliance", "0005_audit_hash_chain"),
         ("drift_app", "0010_sample_quality_scores"),
-        ("goldenset", "0007_golden_set_per_team"),
+        ("goldenset", "0009_golden_set_per_team"),
         ("feedback", "0001_flags_labels_and_promotions"),
         ("verdicts", "0004_verdict_versions_alert_windows_evidence_policy"),
         ("auth", "0012_alter_user_first_name_max_length"),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('drift_app', '0010_sample_quality_scores'),
+        ('drift_app', '0013_baseline_response_style'),
     ]
 
     operations = [

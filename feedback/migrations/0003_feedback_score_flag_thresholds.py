@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('feedback', '0001_flags_labels_and_promotions'),
+        ('feedback', '0002_sample_reference_without_db_constraint'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0005_audit_hash_chain'),
+        ('compliance', '0006_trigger_capture_and_database_chain'),
         ('drift_app', '0010_sample_quality_scores'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

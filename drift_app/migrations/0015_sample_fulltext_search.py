@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('drift_app', '0010_sample_quality_scores'),
+        ('drift_app', '0014_sample_prompt_system'),
     ]
 
     operations = [

@@ -6,12 +6,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('goldenset', '0006_eval_scorer_config_and_judge_calibration'),
+        ('drift_app', '0011_partition_samples_by_month'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='evalrun',
+            model_name='driftrun',
             name='requeue_count',
             field=models.PositiveSmallIntegerField(default=0, help_text='Times the reaper queued the run again after its worker was lost (bounded).'),
         ),

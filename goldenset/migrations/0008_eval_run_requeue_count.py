@@ -6,12 +6,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('drift_app', '0010_sample_quality_scores'),
+        ('goldenset', '0007_sample_reference_without_db_constraint'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='driftrun',
+            model_name='evalrun',
             name='requeue_count',
             field=models.PositiveSmallIntegerField(default=0, help_text='Times the reaper queued the run again after its worker was lost (bounded).'),
         ),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('drift_app', '0010_sample_quality_scores'),
+        ('drift_app', '0012_drift_run_requeue_count'),
     ]
 
     operations = [

@@ -23,7 +23,7 @@ def into_default_team(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("drift_app", "0010_sample_quality_scores"),
-        ("goldenset", "0006_eval_scorer_config_and_judge_calibration"),
+        ("goldenset", "0008_eval_run_requeue_count"),
     ]
 
     operations = [
