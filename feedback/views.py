@@ -3,8 +3,6 @@ promote. Compliance and ML engineers: the same pages read-only."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
