@@ -360,8 +360,10 @@ def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, mate
         drop = v["relative_drop_pct"]
         sign = "−" if drop > 0 else "+"
         lo, hi = v["ci_pct"]
+        # Enough digits that the drop reads on the right side of the review threshold it is compared with.
+        d = formatting.comparison_digits(drop, deployment.review_drop_pct, digits=1)
         text = (f"golden pass rate {_format_pct(v['baseline_pass_rate'])} → {_format_pct(v['pass_rate'])} "
-                f"({sign}{abs(drop):.1f}%, 95% CI {lo:.1f}% to {hi:.1f}%, exact McNemar p={v['p_value']:.3g}, "
+                f"({sign}{abs(drop):.{d}f}%, 95% CI {lo:.1f}% to {hi:.1f}%, exact McNemar p={v['p_value']:.3g}, "
                 f"model {v['model_version']}, {v['items_common']} paired items)")
         if v["regressed"]:
             cats = list(v["regressed_by_category"])

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from compliance import audit
-from compliance.models import AuditEvent
 from goldenset import services as golden_services
 from tests import factories
 

@@ -27,3 +27,8 @@ def test_equal_numbers_print_equal_with_the_minimum_digits():
 
 def test_a_missing_figure_prints_a_dash():
     assert compare_pair(None, 0.18) == ("–", "0.18")
+
+
+def test_a_drop_just_beyond_the_review_threshold_reads_beyond_it():
+    # 5.04% against a 5% threshold: one decimal would print "5.0%" and hide why it counts.
+    assert comparison_digits(5.04, 5.0, digits=1) == 2
