@@ -1,6 +1,7 @@
 """`audit_verify` passes on a freshly built demo database and names the event altered afterwards as the table owner
 (issue 14, "Done when"). The data is the demo's own: golden set curated by two SMEs and evaluated three times
-(real encoder), a flag, a compliance report; `make demo` itself is not run (it starts servers on shared ports).
+(real encoder) and a flag; `make demo` itself is not run (it starts servers on shared ports). The report's
+chain head is tested in test_reports.py (rendering a PDF here would double this test's time).
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from django.utils import timezone
 
 from compliance import audit, chain
 from compliance.models import AuditEvent
-from demo import compliance as demo_compliance
 from demo import golden as demo_golden
-from demo.generator import DemoTimeline
 from feedback import services as feedback_services
 from goldenset.models import GoldenItem
 from tests import factories
@@ -36,9 +35,7 @@ def test_audit_verify_passes_on_the_demo_and_fails_after_an_owner_alters_an_even
         demo_golden.load_demo(deployment=deployment, users=users, timeline={
             "v1": now - dt.timedelta(days=20), "v2": now - dt.timedelta(days=6), "v3": now - dt.timedelta(days=1)})
         feedback_services.flag_create(sample=factories.sample(deployment), user=personas.alice, reason="incorrect")
-    report = demo_compliance.load_demo(deployment=deployment, users=users,
-                                       timeline=DemoTimeline(start=now - dt.timedelta(weeks=8)))
-    assert report.audit_chain_head and GoldenItem.objects.filter(team=deployment.team).count() >= 100
+    assert GoldenItem.objects.filter(team=deployment.team).count() >= 100
 
     call_command("audit_verify")
     verified = json.loads(capsys.readouterr().out)
