@@ -439,6 +439,14 @@ def _parse_time(raw: str | None, name: str) -> dt.datetime | None:
     return value
 
 
+class FeedbackMetricsOutputSerializer(serializers.Serializer):
+    deployment = serializers.CharField(help_text="The deployment's slug.")
+    window = serializers.ChoiceField(choices=list(selectors.WINDOWS))
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    windows = WindowMetricsSerializer(many=True)
+
+
 class FeedbackMetricsApi(APIView):
     """Flag rate, confirmed-bad rate and outdated-knowledge rate per window, each with a 95% Wilson interval.
 
@@ -453,7 +461,8 @@ class FeedbackMetricsApi(APIView):
             OpenApiParameter("end", str, description="ISO 8601 with time zone; default now."),
             OpenApiParameter("window", str, enum=list(selectors.WINDOWS), description="Default daily."),
         ],
-        responses={200: WindowMetricsSerializer(many=True)},
+        # An object with the series under "windows" (the schema said a bare array: found by `make fuzz`).
+        responses={200: FeedbackMetricsOutputSerializer},
     )
     def get(self, request, slug: str):
         deployment = drift_selectors.deployment_get(slug=slug, user=request.user)

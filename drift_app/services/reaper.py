@@ -3,8 +3,8 @@
 A worker killed with `kill -9`, a lost broker message or a crashed beat leaves a run that never finishes;
 verdicts wait for it forever. A running run renews its lease from a heartbeat (services/leases.py), so one
 whose heartbeat is older than the lease has lost its worker: the reaper puts it back to PENDING and queues it
-again (the compute task claims it with one UPDATE, so a duplicate message computes nothing twice). After
-DRIFTDESK_RUN_MAX_REQUEUES re-queues the run is failed with the reason; a failed run can be retried
+again (the compute task claims it with one UPDATE, so a duplicate message computes nothing twice). A run
+lost while RUNNING more than DRIFTDESK_RUN_MAX_REQUEUES times is failed with the reason; a failed run can be retried
 (drift_run_retry) and does not count against the one-live-run-per-window constraint. A baseline stuck in
 PENDING is failed (fit a new one).
 """
@@ -46,13 +46,17 @@ def runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None = Non
         .annotate(last_seen=Coalesce("heartbeat_at", "created_at"))
         .filter(last_seen__lt=cutoff)
     )
-    stuck_runs = dict(stuck.values_list("id", "requeue_count"))
-    requeue = sorted(i for i, n in stuck_runs.items() if n < most)
-    give_up = sorted(i for i, n in stuck_runs.items() if n >= most)
+    # Only a run lost while RUNNING counts against the bound (a worker died on it: it may be what kills them);
+    # a PENDING one whose message went missing, or waits behind a long queue, is queued again without limit.
+    stuck_runs = {i: (status, n) for i, status, n in stuck.values_list("id", "status", "requeue_count")}
+    requeue = sorted(i for i, (status, n) in stuck_runs.items() if status == DriftRun.Status.PENDING or n < most)
+    give_up = sorted(i for i in stuck_runs if i not in requeue)
     if requeue:
+        lost = [i for i in requeue if stuck_runs[i][0] == DriftRun.Status.RUNNING]
+        DriftRun.objects.filter(id__in=lost).update(requeue_count=F("requeue_count") + 1)
         # The fresh heartbeat starts a new lease: the run is not reaped again before a worker had its chance.
         DriftRun.objects.filter(id__in=requeue).update(
-            status=DriftRun.Status.PENDING, heartbeat_at=now, requeue_count=F("requeue_count") + 1,
+            status=DriftRun.Status.PENDING, heartbeat_at=now,
             error=f"queued again by the reaper: no progress for more than {int(lease.total_seconds())} s (worker lost?)",
         )
         from ..tasks import drift_run_compute_task

@@ -103,19 +103,23 @@ def eval_runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None 
     now = now or timezone.now()
     span = dt.timedelta(seconds=lease_seconds) if lease_seconds is not None else lease()
     most = settings.DRIFTDESK_RUN_MAX_REQUEUES
-    stuck = dict(
-        EvalRun.objects.select_for_update(skip_locked=True)
+    stuck = {
+        i: (status, n) for i, status, n in EvalRun.objects.select_for_update(skip_locked=True)
         .filter(status__in=[EvalRun.Status.PENDING, EvalRun.Status.RUNNING])
         .annotate(last_seen=Coalesce("heartbeat_at", "started_at", "created_at"))
         .filter(last_seen__lt=now - span)
-        .values_list("id", "requeue_count")
-    )
-    requeue = sorted(i for i, n in stuck.items() if n < most)
-    give_up = sorted(i for i, n in stuck.items() if n >= most)
+        .values_list("id", "status", "requeue_count")
+    }
+    # Only a run lost while RUNNING counts against the bound; a PENDING one (message lost, or a long queue) is
+    # queued again without limit.
+    requeue = sorted(i for i, (status, n) in stuck.items() if status == EvalRun.Status.PENDING or n < most)
+    give_up = sorted(i for i in stuck if i not in requeue)
     if requeue:
+        lost = [i for i in requeue if stuck[i][0] == EvalRun.Status.RUNNING]
+        EvalRun.objects.filter(id__in=lost).update(requeue_count=F("requeue_count") + 1)
         # The fresh heartbeat starts a new lease, so the run is not reaped again before a worker took it.
         EvalRun.objects.filter(id__in=requeue).update(
-            status=EvalRun.Status.PENDING, heartbeat_at=now, requeue_count=F("requeue_count") + 1,
+            status=EvalRun.Status.PENDING, heartbeat_at=now,
             error=f"queued again by the reaper: no progress for more than {int(span.total_seconds())} s (worker lost?)",
         )
         from ..tasks import eval_run_execute_task
