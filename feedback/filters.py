@@ -11,9 +11,9 @@ import django_filters
 from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Count, Exists, FloatField, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, FloatField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce
 
 from drift_app import selectors as drift_selectors
 from drift_app.models import DriftRun, ProductionSample
@@ -92,7 +92,11 @@ class SampleFilter(django_filters.FilterSet):
             .select_related("deployment")
             .defer("prompt_embedding", "response_embedding")
             .annotate(
-                flag_count=Count("flags", distinct=True),
+                # Subqueries, not a JOIN + GROUP BY: the paginator's COUNT(*) then drops them and counts
+                # the matching rows only; they are computed for the 50 rows of the page.
+                flag_count=Coalesce(Subquery(
+                    Flag.objects.filter(sample=OuterRef("pk")).order_by().values("sample")
+                    .annotate(n=Count("id")).values("n")[:1]), 0),
                 flagged_by_me=Exists(Flag.objects.filter(sample=OuterRef("pk"), flagged_by=viewer)),
             )
             .order_by("-client_timestamp", "-id")
@@ -109,7 +113,8 @@ class SampleFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.annotate(search=SEARCH_VECTOR).filter(
+        # alias(), not annotate(): the vector is only matched (from the GIN index), never selected.
+        return queryset.alias(search=SEARCH_VECTOR).filter(
             search=SearchQuery(value, config="english", search_type="websearch")
         )
 
@@ -133,7 +138,7 @@ class SampleFilter(django_filters.FilterSet):
             query = SearchQuery(words[0], config="english")
             for w in words[1:]:
                 query |= SearchQuery(w, config="english")
-            return queryset.annotate(search=SEARCH_VECTOR).filter(members | (in_window & Q(search=query)))
+            return queryset.alias(search=SEARCH_VECTOR).filter(members | (in_window & Q(search=query)))
         return queryset.filter(members)
 
     def filter_flags(self, queryset, name, value):
