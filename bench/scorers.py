@@ -168,6 +168,7 @@ def main() -> None:
                 for src, kind in keys}
 
     pass_rate, model_rates, n_scored, seconds = {}, {}, len(c_items) + len(s_items), c_sec + s_sec
+    answer_file: dict[str, str] = {}
     for path in sorted((data / "answer").glob("answer_*.jsonl")):
         name = path.stem.removeprefix("answer_")
         if name == args.reference:
@@ -177,14 +178,16 @@ def main() -> None:
         items = [scorers.ScoringItem(prompt=questions[q]["text"], reference=reference[q]["text"]) for q in qids]
         default, semantic, sec = score(items, [answers[q]["text"] for q in qids])
         model_id = next(iter(answers.values()))["model_id"]
+        answer_file[model_id] = name  # EXTERNAL_STRENGTH is keyed by the answer file's name
         r = rate([o == scorers.PASSED for o in default])
         pass_rate[model_id] = r["rate"]
         model_rates[model_id] = {**r, "semantic_only": rate([o == scorers.PASSED for o in semantic])["rate"]}
         n_scored += len(qids)
         seconds += sec
 
-    ranked = [m for m in pass_rate if m in EXTERNAL_STRENGTH and pass_rate[m] is not None]
-    rho = spearmanr([pass_rate[m] for m in ranked], [EXTERNAL_STRENGTH[m] for m in ranked]) if len(ranked) > 2 else None
+    ranked = [m for m in pass_rate if answer_file.get(m) in EXTERNAL_STRENGTH and pass_rate[m] is not None]
+    rho = (spearmanr([pass_rate[m] for m in ranked], [EXTERNAL_STRENGTH[answer_file[m]] for m in ranked])
+           if len(ranked) > 2 else None)
     contradiction = rate([o == scorers.FAILED for o in c_default])
     style = rate([o == scorers.PASSED for o in s_default])
     print(json.dumps({

@@ -132,6 +132,15 @@ def _golden_version(*, deployment: Deployment, version: str, start, end, policy:
     out.update(run_id=run.pk, finished_at=run.finished_at.isoformat() if run.finished_at else None,
                answers_produced_at=run.answers_produced_at.isoformat() if run.answers_produced_at else None,
                golden_version=run.golden_version.number)
+    if run.judge_model:
+        # A judge decides the run's outcomes: the evidence says whether that judge agrees with SMEs.
+        from goldenset import selectors as golden_selectors
+
+        status = golden_selectors.judge_calibration_status(
+            deployment=deployment, judge_model=run.judge_model, judge_prompt_version=run.judge_prompt_version)
+        out["judge"] = {"model": run.judge_model, "rubric": run.judge_prompt_version,
+                        "calibrated": status["calibrated"], "kappa": status["kappa"], "n": status["n"],
+                        "reason": status["reason"]}
     if baseline is None:
         out.update(missing="no baseline evaluation run to compare with", reason="no_baseline")
         return out

@@ -104,3 +104,18 @@ def test_the_dashboard_shows_quality_scores_and_relevance_beside_the_drift_chart
     data = jsonlib.loads(html[start:html.index("</script>", start)])
     reward = [v for v in data["series"]["score:reward"] if v is not None]
     assert len(reward) >= 1 and all(0.6 < v < 1.0 for v in reward)
+
+
+def test_golden_evidence_scored_by_an_uncalibrated_judge_says_so(world, personas, client):
+    from goldenset.models import EvalRun
+
+    baseline = world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=1))
+    EvalRun.objects.filter(pk=baseline.pk).update(judge_model="judge-large", judge_prompt_version="rubric-v1")
+    world.drift(0)
+    start, end = window(0)
+    verdict = services.verdict_compute(deployment=world.deployment, window_start=start, window_end=end)
+    [version] = verdict.inputs["golden"]["versions"]
+    assert version["judge"]["model"] == "judge-large" and version["judge"]["calibrated"] is False
+    assert "at least 30" in version["judge"]["reason"]
+    client.force_login(personas.charlie)
+    assert "uncalibrated judge" in client.get(f"/verdicts/{verdict.pk}/").content.decode()
