@@ -162,51 +162,61 @@ def populate(n: int, window: int):
         for m in range(3):
             cursor.execute(f"ALTER TABLE drift_app_productionsample_p{MONTHS[m]:%Y_%m} SET (autovacuum_enabled = false)")
     timings["drop_keys_seconds"] = round(time.perf_counter() - t0, 1)
-    t0 = time.perf_counter()
     generate_seconds = 0.0
-    for m in range(3):
+
+    def generate(m: int, start: int) -> tuple[int, int, bytes]:
+        """One chunk of month m's rows as a binary COPY payload (numpy; runs beside the previous COPY)."""
+        nonlocal generate_seconds
+        g0 = time.perf_counter()
         lo, hi = bounds[m], bounds[m + 1]
         span_us = (MONTHS[m + 1] - MONTHS[m]) / dt.timedelta(microseconds=1)
         first_us = (MONTHS[m] - PG_EPOCH) / dt.timedelta(microseconds=1)
-        for start in range(lo, hi, CHUNK):
-            g0 = time.perf_counter()
-            ids = np.arange(start, min(hi, start + CHUNK), dtype=np.int64)
-            # The window draws half its prompts from topics the first month never saw: drift to find.
-            labels = np.where((m == 1) & (ids % 2 == 0), 20 + ids % 20, ids % 20)
-            rows = np.empty(len(ids), dtype=dtype)
-            rows["nfields"] = 15
-            for name, size in (("id", 8), ("external_id", 11), ("prompt", 21), ("response", 6), ("model_version", 2),
-                               ("client_timestamp", 8), ("received_at", 8), ("metadata", 3),
-                               ("embedding_model", len(model)), ("embedded_at", 8), ("deployment_id", 8), ("scores", 3)):
-                rows[f"{name}_len"] = size
-            rows["id"] = ids + 1
-            rows["external_id"] = np.char.add(b"s", np.char.zfill(ids.astype("S10"), 10))
-            rows["prompt"] = np.char.add(b"prompt about topic ", np.char.zfill((ids % 20).astype("S2"), 2))
-            rows["response"] = b"answer"
-            rows["model_version"] = b"v1"
-            stamps = (first_us + (ids - lo) * (span_us / max(hi - lo, 1))).astype(np.int64)
-            rows["client_timestamp"] = rows["received_at"] = rows["embedded_at"] = stamps
-            rows["metadata"] = rows["scores"] = b"\x01{}"  # jsonb binary: version 1, then the text
-            for name, vectors in (("prompt_embedding", _unit(rng, centres, labels, bank)),
-                                  ("response_embedding", _unit(rng, centres, ids % 20, bank))):
-                rows[f"{name}_len"] = 4 + 4 * dim
-                rows[f"{name}_dim"] = dim
-                rows[f"{name}_unused"] = 0
-                rows[name] = vectors
-            rows["embedding_model"] = model
-            rows["deployment_id"] = deployment.id
-            rows["embed_queued_at_len"] = -1  # NULL
-            payload = pgbinary.HEADER + rows.tobytes() + pgbinary.TRAILER
-            del rows
-            generate_seconds += time.perf_counter() - g0
+        ids = np.arange(start, min(hi, start + CHUNK), dtype=np.int64)
+        # The window draws half its prompts from topics the first month never saw: drift to find.
+        labels = np.where((m == 1) & (ids % 2 == 0), 20 + ids % 20, ids % 20)
+        rows = np.empty(len(ids), dtype=dtype)
+        rows["nfields"] = 15
+        for name, size in (("id", 8), ("external_id", 11), ("prompt", 21), ("response", 6), ("model_version", 2),
+                           ("client_timestamp", 8), ("received_at", 8), ("metadata", 3),
+                           ("embedding_model", len(model)), ("embedded_at", 8), ("deployment_id", 8), ("scores", 3)):
+            rows[f"{name}_len"] = size
+        rows["id"] = ids + 1
+        rows["external_id"] = np.char.add(b"s", np.char.zfill(ids.astype("S10"), 10))
+        rows["prompt"] = np.char.add(b"prompt about topic ", np.char.zfill((ids % 20).astype("S2"), 2))
+        rows["response"] = b"answer"
+        rows["model_version"] = b"v1"
+        stamps = (first_us + (ids - lo) * (span_us / max(hi - lo, 1))).astype(np.int64)
+        rows["client_timestamp"] = rows["received_at"] = rows["embedded_at"] = stamps
+        rows["metadata"] = rows["scores"] = b"\x01{}"  # jsonb binary: version 1, then the text
+        for name, vectors in (("prompt_embedding", _unit(rng, centres, labels, bank)),
+                              ("response_embedding", _unit(rng, centres, ids % 20, bank))):
+            rows[f"{name}_len"] = 4 + 4 * dim
+            rows[f"{name}_dim"] = dim
+            rows[f"{name}_unused"] = 0
+            rows[name] = vectors
+        rows["embedding_model"] = model
+        rows["deployment_id"] = deployment.id
+        rows["embed_queued_at_len"] = -1  # NULL
+        generate_seconds += time.perf_counter() - g0
+        return m, min(hi, start + CHUNK), pgbinary.HEADER + rows.tobytes() + pgbinary.TRAILER
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [(m, start) for m in range(3) for start in range(bounds[m], bounds[m + 1], CHUNK)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate") as pool:
+        pending = pool.submit(generate, *chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            m, done, payload = pending.result()
+            pending = pool.submit(generate, *chunks[k + 1]) if k + 1 < len(chunks) else None
             with connection.cursor() as cursor, cursor.cursor.copy(
                 f"COPY drift_app_productionsample_p{MONTHS[m]:%Y_%m} ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.write(payload)
-            done = min(hi, start + CHUNK)
+            del payload
             log(f"  {done:,} / {n:,} samples ({done / (time.perf_counter() - t0):,.0f} rows/s)")
     timings["copy_seconds"] = round(time.perf_counter() - t0, 1)
-    timings["generate_seconds"] = round(generate_seconds, 1)  # synthetic rows built in numpy (inside copy_seconds)
+    timings["generate_seconds"] = round(generate_seconds, 1)  # synthetic rows built in numpy, beside the COPY
     timings["copy_rows_per_s"] = round(n / (time.perf_counter() - t0))
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
