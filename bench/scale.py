@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 import threading
@@ -308,7 +309,6 @@ def database_part(args) -> dict:
 
 def compose_part(n: int) -> dict:
     """Seconds to embed n samples with one and with two embedding worker containers."""
-    import json
     import tempfile
     import urllib.request
 
@@ -333,13 +333,17 @@ def compose_part(n: int) -> dict:
                         break
                 except OSError:
                     time.sleep(2)
+            # Ingestion takes a per-deployment ingestion key (as tests/deploy makes it, through the services).
             token = s.manage("shell", "-c", (
-                "from django.contrib.auth.models import User, Group\n"
-                "from rest_framework.authtoken.models import Token\n"
-                "from drift_app.models import Deployment\n"
-                "u = User.objects.create_user('bench')\nu.groups.add(Group.objects.get(name='ml_engineer'))\n"
-                "Deployment.objects.create(name='b', slug='b', current_model_version='v1')\n"
-                "print('TOKEN', Token.objects.create(user=u).key)\n")).split("TOKEN", 1)[1].split()[0]
+                "from django.contrib.auth.models import User\n"
+                "from drift_app import services\n"
+                "from drift_app.services.keys import ingestion_key_create\n"
+                "from drift_app.services.teams import team_membership_add\n"
+                "u = User.objects.create_user('bench', password=None)\n"
+                "team_membership_add(user=u, role='ml_engineer')\n"
+                "d = services.deployment_create(name='b', slug='b', current_model_version='v1')\n"
+                "print('TOKEN', ingestion_key_create(deployment=d, user=u, name='bench', scopes=['ingest:samples'])[1])\n"
+            )).split("TOKEN", 1)[1].split()[0]
             # Wait until every embedder has loaded its model (its first task would otherwise pay for it).
             time.sleep(20)
             data = json.loads((Path(__file__).resolve().parents[2] / "shared/data/clinc150/data_full.json").read_text())["train"][:n]
@@ -380,9 +384,11 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=1_000_000)
     parser.add_argument("--compose-samples", type=int, default=2000)
     parser.add_argument("--no-compose", action="store_true")
+    parser.add_argument("--no-database", action="store_true", help="only the compose part (embedding workers)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    record = {"bench": "scale", **database_part(args)}
+    record = {"bench": "scale", **({} if args.no_database else database_part(args))}
+    log(f"database part: {json.dumps(record)}")  # kept even if the compose part fails
     if args.no_compose:
         record.update({"embed_workers_speedup": None, "embedded_twice": None, "compose_skipped": "--no-compose"})
     else:
