@@ -56,6 +56,9 @@ def populate(n_samples: int) -> tuple[object, dt.datetime, dt.datetime]:
 
     began = time.perf_counter()
     span = DAYS * 24 * 3600
+    from drift_app import partitions
+
+    partitions.ensure(START + dt.timedelta(days=d) for d in range(DAYS + 1))  # samples live in monthly partitions
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
