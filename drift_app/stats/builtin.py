@@ -97,28 +97,28 @@ def novel_excess(batch: WindowBatch) -> np.ndarray:
 
 
 register(Statistic(
-    name="js", label="Jensen-Shannon divergence", value_format="{:.4f}", seed_band=SEED_JS_BAND, compute=js,
+    name="js", log_scale=True, label="Jensen-Shannon divergence", value_format="{:.4f}", seed_band=SEED_JS_BAND, compute=js,
     description="JS divergence (base 2) between the baseline's and the window's histograms over a k-means codebook "
                 "of PCA-reduced embeddings, window against reference; drift above the threshold calibrated at the deployment's false-alarm rate.",
 ))
 register(Statistic(
-    name="wasserstein", label="Wasserstein distance", value_format="{:.4f}", compute=wasserstein,
+    name="wasserstein", log_scale=True, label="Wasserstein distance", value_format="{:.4f}", compute=wasserstein,
     description="Mean 1-D Wasserstein distance per principal component, in units of the baseline's standard "
                 "deviation; drift above its calibrated threshold.",
 ))
 register(Statistic(
-    name="sliced_wasserstein", label="Sliced Wasserstein distance", value_format="{:.4f}", compute=sliced_wasserstein,
+    name="sliced_wasserstein", log_scale=True, label="Sliced Wasserstein distance", value_format="{:.4f}", compute=sliced_wasserstein,
     description="Mean 1-D Wasserstein distance over random projections of the embeddings; drift above its calibrated "
                 "threshold.",
 ))
 register(Statistic(
-    name="mmd", label="Maximum mean discrepancy", value_format="{:.2e}", compute=mmd,
+    name="mmd", log_scale=True, label="Maximum mean discrepancy", value_format="{:.2e}", compute=mmd,
     description="Squared MMD with random Fourier features (Gaussian kernel); drift above its calibrated threshold. "
                 "The decision is the calibrated threshold; the p-value shown is the window's rank among the "
                 "calibration windows.",
 ))
 register(Statistic(
-    name="mean_shift", label="Mean shift (Hotelling T²)", value_format="{:.1f}", compute=mean_shift,
+    name="mean_shift", log_scale=True, label="Mean shift (Hotelling T²)", value_format="{:.1f}", compute=mean_shift,
     description="Hotelling-type T² of the window's mean against the reference's on the principal components "
                 "(the statistic a linear domain classifier's AUC estimates, without fitting one per window); "
                 "drift above its calibrated threshold.",

@@ -189,6 +189,10 @@ class Statistic:
     value_format: str = "{:.4f}"
     # Hand-picked bands from before calibration, shown for comparison only; they never decide.
     seed_band: tuple[float, float] | None = None
+    # Standardised on the log scale (positive, right-skewed statistics such as divergences): the
+    # combined decision compares standardised values across statistics, and a skewed one would
+    # otherwise set the joint level for all of them (see suite.calibrate).
+    log_scale: bool = False
 
     def format(self, value: float | None) -> str:
         return "–" if value is None else self.value_format.format(value)

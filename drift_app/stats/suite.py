@@ -40,7 +40,7 @@ from .novelty import novel_topics
 from .registry import UnitDraw, WindowBatch
 from .results import MIN_WINDOW_SIZE, DriftResult, WindowReport
 
-CALIBRATION_FORMAT_VERSION = 3  # 3: one calibration per baseline over a grid of window sizes
+CALIBRATION_FORMAT_VERSION = 5  # 5: log-scale statistics standardised on log values; 4: 4: interpolated in the effective size n m / (n + m); 3: one calibration per baseline
 N_PERMUTATIONS = 200
 # Replicates per grid size: at least this many, and at least REPLICATES_PER_ALARM / rate so the
 # conformal quantile rests on a few exceedances.
@@ -113,6 +113,17 @@ def window_statistics(
     return {statistic.name: np.asarray(statistic.compute(batch), dtype=np.float64) for statistic in registry.statistics()}
 
 
+LOG_FLOOR = 1e-12
+
+
+def _to_scale(values: np.ndarray, log_scale) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if not any(log_scale):
+        return values
+    mask = np.asarray(log_scale, dtype=bool)
+    return np.where(mask, np.log(np.maximum(values, LOG_FLOOR)), values)
+
+
 def _conformal(values: np.ndarray, rate: float) -> np.ndarray:
     """Per column, the ceil((B + 1)(1 - rate))-th smallest value (the largest when that exceeds B)."""
     b = values.shape[0]
@@ -140,6 +151,17 @@ class Calibration:
     scale: np.ndarray
     levels: np.ndarray
     combined_levels: np.ndarray
+    n_pool: int = 0  # the reference pool's size: a window of n is judged against n_pool - n rows
+    log_scale: tuple[bool, ...] = ()  # per statistic: standardised on log values (registry.Statistic.log_scale)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Statistic values (..., S) on the scale they are standardised on."""
+        return _to_scale(values, self.log_scale)
+
+    def untransform(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        mask = np.asarray(self.log_scale or [False] * values.shape[-1], dtype=bool)
+        return np.where(mask, np.exp(np.minimum(values, 700.0)), values)
 
     @property
     def max_window_size(self) -> int:
@@ -152,7 +174,10 @@ class Calibration:
     def at(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """(centre, scale, individual thresholds, combined level) for windows of ``n`` vectors."""
         self._check_size(n)
-        x, grid = math.log(n), np.log(self.sizes.astype(np.float64))
+        # Interpolated in log of the effective size n m / (n + m) (m = pool - n, the reference): the
+        # statistics' null centre and spread scale with it (e.g. a divergence's bias ~ 1/n + 1/m),
+        # so between grid sizes they are close to straight lines in it.
+        x, grid = math.log(self._effective(n)), np.log(self._effective(self.sizes.astype(np.float64)))
 
         def interp(values: np.ndarray) -> np.ndarray:
             return np.array([np.interp(x, grid, values[:, j]) for j in range(values.shape[1])])
@@ -162,7 +187,12 @@ class Calibration:
         scale = np.exp(interp(np.log(self.scale)))
         levels = interp(self.levels)
         combined = float(np.interp(x, grid, self.combined_levels))
-        return centre, scale, centre + levels * scale, combined
+        return centre, scale, self.untransform(centre + levels * scale), combined
+
+    def _effective(self, n):
+        if not self.n_pool:
+            return n
+        return n * (self.n_pool - n) / self.n_pool
 
     def nearest_grid(self, n: int) -> int:
         return int(np.argmin(np.abs(np.log(self.sizes) - math.log(n))))
@@ -202,6 +232,7 @@ class Calibration:
                 raise StaleCalibration("calibration stored in an older format: recalibrate")
             arrays = {name: archive[name] for name in archive.files if name != "_meta"}
         meta["names"] = tuple(meta["names"])
+        meta["log_scale"] = tuple(meta.get("log_scale", ()))
         return cls(**meta, **arrays)
 
 
@@ -241,9 +272,11 @@ def calibrate(
             fitted=fitted, features=features, window_size=int(n), units=draw, seed=int(rng.integers(2**31 - 1))
         )
         values[g] = np.column_stack([np.asarray(st.compute(batch), dtype=np.float64) for st in registry.statistics()])
-    centre = values.mean(axis=1)
-    scale = np.maximum(values.std(axis=1), 1e-12)
-    standard = (values - centre[:, None, :]) / scale[:, None, :]
+    log_scale = tuple(bool(st.log_scale) for st in registry.statistics())
+    scaled = _to_scale(values, log_scale)
+    centre = scaled.mean(axis=1)
+    scale = np.maximum(scaled.std(axis=1), 1e-12)
+    standard = (scaled - centre[:, None, :]) / scale[:, None, :]
     levels = np.stack([_conformal(standard[g], false_alarm_rate) for g in range(grid.size)])
     combined_levels = np.array([float(_conformal(standard[g].max(axis=1)[:, None], false_alarm_rate)[0]) for g in range(grid.size)])
     return Calibration(
@@ -257,6 +290,8 @@ def calibrate(
         scale=scale,
         levels=levels,
         combined_levels=combined_levels,
+        n_pool=int(fitted.n_pool),
+        log_scale=log_scale,
     )
 
 
@@ -336,7 +371,7 @@ def evaluate_windows(
         for name in calibration.names:
             values[name][start : start + chunk] = stats[name]
     matrix = np.column_stack([values[name] for name in calibration.names])
-    combined = np.max((matrix - centre) / scale, axis=1)
+    combined = np.max((calibration.transform(matrix) - centre) / scale, axis=1)
     return BatchDecision(
         statistics=values,
         drifted={name: matrix[:, j] > thresholds[j] for j, name in enumerate(calibration.names)},
@@ -370,7 +405,8 @@ def evaluate_window(
     decision = evaluate_windows(fitted, calibration, vectors, np.arange(n)[None, :], seed=seed, features=window_features)
     centre, scale, thresholds, combined_level = calibration.at(n)
     g = calibration.nearest_grid(n)
-    replicates = (calibration.statistics[g] - calibration.centre[g]) / calibration.scale[g]
+    replicates = (calibration.transform(calibration.statistics[g]) - calibration.centre[g]) / calibration.scale[g]
+    standardised = (calibration.transform(np.array([decision.statistics[name][0] for name in calibration.names])) - centre) / scale
     results = {}
     for j, name in enumerate(calibration.names):
         statistic = registry.get(name)
@@ -379,7 +415,7 @@ def evaluate_window(
             name=name,
             statistic=value,
             threshold=float(thresholds[j]),
-            p_value=distances.permutation_p_value((value - centre[j]) / scale[j], replicates[:, j]),
+            p_value=distances.permutation_p_value(float(standardised[j]), replicates[:, j]),
             drifted=bool(decision.drifted[name][0]),
             seed_threshold=statistic.seed_band,
         )
@@ -398,6 +434,6 @@ def evaluate_window(
         combined=combined,
         topics=novel_topics(vectors, novel, texts, seed=seed),
         false_alarm_rate=calibration.false_alarm_rate,
-        combined_thresholds={name: float(c + combined_level * s) for name, c, s in zip(calibration.names, centre, scale)},
+        combined_thresholds=dict(zip(calibration.names, map(float, calibration.untransform(centre + combined_level * scale)))),
         novel_share=float(np.mean(novel)),
     )

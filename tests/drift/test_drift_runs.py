@@ -81,7 +81,7 @@ def test_a_window_like_the_baseline_does_not_drift_and_a_new_topic_does(scenario
                                      targets=("prompts",), enqueue=False)[0]
     new = services.drift_run_compute(run=new)
     assert new.drifted is True
-    assert new.results["novel_share"]["drifted"] is True
+    assert new.results["novel_excess"]["drifted"] is True
     assert new.novel_share > 0.2
     assert new.js is not None and new.js_threshold is not None and 0 <= new.js <= 1
     assert new.results["js"]["seed_threshold"] == [0.15, 0.25]

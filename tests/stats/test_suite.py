@@ -83,7 +83,8 @@ def test_novel_topics_are_found_with_the_injected_keywords(fitted, calibration):
     topic = report.topics[0]
     assert 25 <= topic.size <= 35
     assert set(topic.representative_indices) <= set(range(30))
-    assert len(topic.representative_texts) == 5 and all("wallet" in t for t in topic.representative_texts)
+    # Examples are distinct texts: the topic holds two (bitcoin, ethereum), each shown once.
+    assert sorted(topic.representative_texts) == sorted(set(texts[:30]))
     assert {"wallet", "crypto", "stake"} <= set(topic.keywords[:5])
 
 

@@ -106,7 +106,13 @@ class World:
                 mmd_p_value=(0.001 if drifted else 0.6) if drifted is not None else None,
                 novel_share=novel if target == "prompts" else 0.0,
                 topics=(topics or []) if target == "prompts" else [],
-                results={"wasserstein": {"threshold": 0.2}},
+                results={} if drifted is None else {
+                    "js": {"statistic": value, "threshold": 0.18, "drifted": value > 0.18},
+                    "wasserstein": {"statistic": 0.1, "threshold": 0.2, "drifted": False},
+                    "mmd": {"statistic": 0.004 if drifted else 0.0005, "threshold": 0.002, "drifted": bool(drifted)},
+                    "novel_excess": {"statistic": 40 * novel if target == "prompts" else 0.0, "threshold": 2.9,
+                                     "drifted": target == "prompts" and 40 * novel > 2.9},
+                },
             )
 
     def golden(self, *, pass_rate: float, at: dt.datetime, model_version: str = "v1", regressed: int = 0,
