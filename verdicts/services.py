@@ -310,6 +310,12 @@ def _drift_inputs(*, deployment: Deployment, window_start, window_end) -> dict:
             "wasserstein_threshold": (run.results.get("wasserstein") or {}).get("threshold"),
             "mmd_p_value": run.mmd_p_value, "mmd_alpha": deployment.drift_false_alarm_rate,
             "novel_share": run.novel_share,
+            # Every statistic of the calibrated suite, by name, against its own threshold (drift_app.stats.registry).
+            "statistics": {
+                name: {"value": r.get("statistic"), "threshold": r.get("threshold")}
+                for name, r in (run.results or {}).items() if isinstance(r, dict)
+            } if completed else {},
+            "style_shift": bool(((run.combined or {}).get("style") or {}).get("shifted")) if completed else None,
             "topics": [
                 {k: t.get(k) for k in ("size", "share", "keywords", "representative_texts", "sample_ids")}
                 for t in (run.topics or [])
@@ -324,16 +330,24 @@ def _drift_source(name: str, d: dict | None) -> dict:
     if d["drifted"] is None:
         return {"source": name, "state": rules.MISSING, "run_id": d["run_id"],
                 "missing": f"drift not measured ({d['status'].replace('_', ' ')})"}
-    above = []
-    if d["js"] is not None and d["js_threshold"] is not None and d["js"] > d["js_threshold"]:
-        above.append({"statistic": "js", "value": d["js"], "threshold": d["js_threshold"]})
-    if d["wasserstein"] is not None and d["wasserstein_threshold"] is not None and d["wasserstein"] > d["wasserstein_threshold"]:
-        above.append({"statistic": "wasserstein", "value": d["wasserstein"], "threshold": d["wasserstein_threshold"]})
-    if d["mmd_p_value"] is not None and d["mmd_alpha"] is not None and d["mmd_p_value"] < d["mmd_alpha"]:
-        above.append({"statistic": "mmd_p_value", "value": d["mmd_p_value"], "threshold": d["mmd_alpha"]})
+    # Each statistic of the calibrated suite against its own threshold; runs stored before statistics were
+    # kept by name fall back to the fixed columns.
+    above = [
+        {"statistic": stat, "value": r["value"], "threshold": r["threshold"]}
+        for stat, r in sorted((d.get("statistics") or {}).items())
+        if r.get("value") is not None and r.get("threshold") is not None and r["value"] > r["threshold"]
+    ]
+    if not above:
+        if d["js"] is not None and d["js_threshold"] is not None and d["js"] > d["js_threshold"]:
+            above.append({"statistic": "js", "value": d["js"], "threshold": d["js_threshold"]})
+        if (d["wasserstein"] is not None and d["wasserstein_threshold"] is not None
+                and d["wasserstein"] > d["wasserstein_threshold"]):
+            above.append({"statistic": "wasserstein", "value": d["wasserstein"], "threshold": d["wasserstein_threshold"]})
+        if d["mmd_p_value"] is not None and d["mmd_alpha"] is not None and d["mmd_p_value"] < d["mmd_alpha"]:
+            above.append({"statistic": "mmd_p_value", "value": d["mmd_p_value"], "threshold": d["mmd_alpha"]})
     return {"source": name, "state": "drift" if d["drifted"] else "no_drift", "run_id": d["run_id"],
             "test": "calibrated drift suite", "statistic": "js", "value": d["js"], "threshold": d["js_threshold"],
-            "beyond_threshold": above, "missing": None}
+            "beyond_threshold": above, "style_shift": d.get("style_shift"), "missing": None}
 
 
 def _evidence(*, golden: dict, flags: dict, drift: dict, extra: dict) -> list[dict]:
