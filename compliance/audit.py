@@ -60,7 +60,8 @@ TRACKED: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     # nor the heartbeat (renewed by UPDATE, no signal).
     ("drift_app", "DriftRun", "deployment_id", ("results", "combined", "topics", "heartbeat_at")),
     # Drift baselines fitted from the drift page or the API (who, which period); not the sample id list.
-    ("drift_app", "Baseline", "deployment_id", ("sample_ids",)),
+    ("drift_app", "Baseline", "deployment_id",
+     ("sample_ids", "prompt_artifact", "response_artifact", "response_style_artifact")),
 ]
 ROLE_TYPE = "auth.User.groups"
 

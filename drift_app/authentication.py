@@ -87,6 +87,17 @@ class IngestionBasicAuthentication(BaseAuthentication):
         return 'Basic realm="driftdesk-ingestion"'
 
 
+class IngestionBasicAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Declares the Langfuse-style Basic credentials (key prefix : ingestion key) in the OpenAPI schema."""
+
+    target_class = IngestionBasicAuthentication
+    name = "ingestionBasicAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic",
+                "description": "Basic base64(<key prefix>:<ingestion key>), as the Langfuse SDKs send their keys."}
+
+
 def ingestion_key(request, scope: str) -> ApiKey | None:
     """The request's ingestion key when it has `scope`, else None."""
     key = getattr(request, "auth", None)

@@ -484,7 +484,7 @@ REGRESSED_SHOWN = 25
 FLAGS_SHOWN = 25
 
 
-def _regressed_items(*, run_id: int, baseline_run_id: int) -> list[dict]:
+def _regressed_items(*, run_id: int, baseline_run_id: int, viewer) -> list[dict]:
     """Golden items that passed in the baseline run and did not pass in `run_id` (same item revision)."""
     from goldenset import selectors as golden_selectors
     from goldenset.models import EvalRun
@@ -495,7 +495,7 @@ def _regressed_items(*, run_id: int, baseline_run_id: int) -> list[dict]:
     now, before = golden_outcomes(run=run), golden_outcomes(run=base)
     ids = sorted(i for i, (rev, outcome, _) in now.items()
                  if i in before and before[i][0] == rev and before[i][1] == "passed" and outcome != "passed")
-    items = {i.pk: i for i in golden_selectors.golden_items_by_ids(ids=ids[:REGRESSED_SHOWN])}
+    items = {i.pk: i for i in golden_selectors.golden_items_by_ids(ids=ids[:REGRESSED_SHOWN], user=viewer)}
     return [{"item_id": i, "prompt": items[i].prompt if i in items else "", "category": now[i][2],
              "outcome": now[i][1]} for i in ids[:REGRESSED_SHOWN]] + (
         [{"more": len(ids) - REGRESSED_SHOWN}] if len(ids) > REGRESSED_SHOWN else [])
@@ -527,7 +527,8 @@ def verdict_case_file(*, verdict: Verdict, viewer) -> dict:
     for v in golden.get("versions") or []:
         row = dict(v)
         if v.get("run_id") and v.get("baseline_run_id") and v.get("regressed"):
-            row["regressed_items"] = _regressed_items(run_id=v["run_id"], baseline_run_id=v["baseline_run_id"])
+            row["regressed_items"] = _regressed_items(run_id=v["run_id"], baseline_run_id=v["baseline_run_id"],
+                                                     viewer=viewer)
         versions.append(row)
     drift = inputs.get("drift") or {}
     drift_sections = []

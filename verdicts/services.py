@@ -16,6 +16,7 @@ from django.utils import timezone
 from drift_app import formatting, metric_sinks
 from drift_app import selectors as drift_selectors
 from drift_app.models import Deployment, DriftRun
+from drift_app.stats import registry as stat_registry
 from drift_app.stats import verdict_rules as rules
 
 from . import selectors, webhook
@@ -442,7 +443,7 @@ def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, mate
             continue
         if src["state"] == "drift":
             if src["beyond_threshold"]:
-                stat = "; ".join(_versus(_STAT_LABEL[s["statistic"]], s["value"], s["threshold"])
+                stat = "; ".join(_versus(_stat_label(s["statistic"]), s["value"], s["threshold"])
                                  for s in src["beyond_threshold"])
                 parts.append(f"{label} drift: {stat}")
             else:
@@ -464,6 +465,16 @@ def _explain(*, verdict_class: str, golden: dict, flags: dict, drift: dict, mate
 
 
 _STAT_LABEL = {"js": "JS", "wasserstein": "Wasserstein", "mmd_p_value": "MMD p"}
+
+
+def _stat_label(name: str) -> str:
+    """A statistic's short name for people: the fixed columns' own, else the registry's label."""
+    if name in _STAT_LABEL:
+        return _STAT_LABEL[name]
+    try:
+        return stat_registry.get(name).label
+    except KeyError:
+        return name.replace("_", " ")
 
 
 def _versus(label: str, value: float, threshold: float) -> str:

@@ -160,9 +160,10 @@ def _drop_triggers() -> str:
 class Migration(migrations.Migration):
     dependencies = [
         ("compliance", "0005_audit_hash_chain"),
-        ("drift_app", "0010_sample_quality_scores"),
+        # After the samples table is partitioned (drift_app 0011): a trigger on the old table would be lost.
+        ("drift_app", "0015_sample_fulltext_search"),
         ("goldenset", "0009_golden_set_per_team"),
-        ("feedback", "0001_flags_labels_and_promotions"),
+        ("feedback", "0003_feedback_score_flag_thresholds"),
         ("verdicts", "0004_verdict_versions_alert_windows_evidence_policy"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]

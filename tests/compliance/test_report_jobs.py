@@ -46,7 +46,7 @@ def test_a_job_that_fails_says_why_instead_of_polling_forever(scenario, personas
     job = services.report_job_start(kind="generate", deployment=scenario.deployment, start=START, end=END,
                                     user=personas.charlie)
 
-    def broken(figures):
+    def broken(figures, **kwargs):
         raise RuntimeError("pango is missing")
 
     monkeypatch.setattr(services.render, "pdf", broken)

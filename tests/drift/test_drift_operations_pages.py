@@ -52,13 +52,13 @@ def test_a_period_with_too_few_samples_says_how_many(client, personas, deploymen
 
 def test_fitting_a_baseline_from_the_page_queues_it_and_its_page_refreshes_until_fitted(client, personas, deployment):
     start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
-    store_vectors(deployment, _unit(240), start=start, prefix="b")
+    store_vectors(deployment, _unit(600), start=start, prefix="b")
     client.force_login(personas.erin)
     r = client.post(f"/deployments/{deployment.slug}/drift/",
                     {"action": "baseline", "period_start": "2026-03-02", "period_end": "2026-03-03", "max_samples": "50000"})
     baseline = Baseline.objects.get()
     assert r.status_code == 302 and r["Location"] == f"/deployments/{deployment.slug}/drift/baselines/{baseline.pk}/"
-    assert baseline.sample_count == 240 and baseline.created_by == personas.erin
+    assert baseline.sample_count == 600 and baseline.created_by == personas.erin
     pending = client.get(r["Location"]).content.decode()
     assert "data-poll" in pending and "js/poll.js" in pending and "<progress" in pending
     services.baseline_fit(baseline=baseline)  # what the worker does
