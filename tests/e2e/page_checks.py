@@ -59,6 +59,24 @@ def _load_ms(page) -> float:
     return round(float(timing), 1) if timing is not None else -1.0
 
 
+_WIDEST_JS = """() => {
+  const out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    let clipped = false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(a).overflowX)) { clipped = true; break; }
+    }
+    if (!clipped && r.right > window.innerWidth + 1 && el.children.length === 0) {
+      out.push(el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '')
+               + ' right=' + Math.round(r.right));
+    }
+    if (out.length >= 5) break;
+  }
+  return out;
+}"""
+
+
 def check_page(page, name: str) -> dict:
     page.wait_for_load_state("load")
     problems = _serious_violations(page)
@@ -72,12 +90,19 @@ def check_page(page, name: str) -> dict:
     try:
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
+            # Responsive charts re-lay out on the resize (a ResizeObserver, then a frame): measure after it.
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            page.wait_for_timeout(250)
             scroll, inner = page.evaluate(
                 "() => [document.documentElement.scrollWidth, window.innerWidth]"
             )
-            assert scroll <= inner, (
-                f"{name}: horizontal overflow at {width} px ({scroll} > {inner}) on {page.url}"
-            )
+            if scroll > inner:
+                # Name the widest elements that stick out, so the failure says where to look.
+                culprits = page.evaluate(_WIDEST_JS)
+                raise AssertionError(
+                    f"{name}: horizontal overflow at {width} px ({scroll} > {inner}) on {page.url}; "
+                    f"elements past the edge: {culprits}"
+                )
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
     finally:
         if original:

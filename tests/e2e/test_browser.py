@@ -175,3 +175,20 @@ def test_an_sme_approves_a_golden_item_written_by_another_sme(scenario, live_ser
     shot(page, "golden-approve")
     item.refresh_from_db()
     assert item.status == GoldenItem.Status.APPROVED and item.approver.username == "carol"
+
+
+def test_every_dashboard_chart_has_a_data_table_with_its_own_figures(scenario, live_server, page):
+    slug = scenario["world"].deployment.slug
+    login(page, live_server.url, "erin")
+    page.goto(f"{live_server.url}/deployments/{slug}/dashboard/")
+    page.wait_for_selector("html[data-charts-ready=true]")
+    drawn = page.evaluate("() => Array.from(document.querySelectorAll('canvas')).filter(c => Chart.getChart(c)).length")
+    tables = page.locator("details.chart-table")
+    assert drawn > 0 and tables.count() == drawn
+    # The golden chart's table holds the same pass rates the chart draws, one row per window.
+    golden = page.locator("#chart-golden + details.chart-table")
+    golden.locator("summary").click()
+    rows = golden.locator("tbody tr")
+    assert rows.count() == 3
+    assert [rows.nth(i).locator("td").first.inner_text() for i in range(3)] == ["90", "90", "60"]
+

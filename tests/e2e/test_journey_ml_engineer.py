@@ -35,12 +35,12 @@ def _unit(rng, n: int) -> np.ndarray:
 
 @pytest.fixture
 def traffic(scenario):  # noqa: F811
-    """240 embedded samples early on (a baseline period) and 80 in the deployment's last complete week."""
+    """600 embedded samples early on (a baseline period: the calibration needs structure, pool and radius rows) and 80 in the deployment's last complete week."""
     deployment = scenario["world"].deployment
     deployment.min_window_samples = 50
     deployment.save(update_fields=["min_window_samples"])
     rng = np.random.default_rng(7)
-    store_vectors(deployment, _unit(rng, 240), start=dt.datetime(2026, 8, 1, tzinfo=dt.UTC), prefix="ref")
+    store_vectors(deployment, _unit(rng, 600), start=dt.datetime(2026, 8, 1, tzinfo=dt.UTC), prefix="ref")
     week = recent_windows(deployment=deployment, now=timezone.now(), count=1)[0]
     store_vectors(deployment, _unit(rng, 80), start=week[0] + dt.timedelta(hours=1), prefix="now")
     return scenario
@@ -63,11 +63,11 @@ def test_an_ml_engineer_fits_a_baseline_runs_drift_and_resolves_a_code_red_with_
     page.click("#drift-operations-link")
     check_page(page, "ml-05-drift-operations")
 
-    # The period is prefilled from the first samples (the 240 reference samples).
+    # The period is prefilled from the first samples (the 600 reference samples).
     page.click("button[value=baseline]")
     page.wait_for_url(re.compile(r".*/drift/baselines/\d+/$"))
     baseline = Baseline.objects.get(deployment=deployment, status="pending")
-    assert baseline.sample_count == 240 and page.locator("#baseline-state[data-poll]").count() == 1
+    assert baseline.sample_count == 600 and page.locator("#baseline-state[data-poll]").count() == 1
     check_page(page, "ml-06-baseline-pending")
     url = page.url
     tasks.baseline_fit_task(baseline.pk)  # the worker's part
