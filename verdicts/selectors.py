@@ -209,11 +209,17 @@ def verdict_versions(*, deployment: Deployment, start: dt.datetime, end: dt.date
 
 def verdict_grid(*, deployment: Deployment, end: dt.datetime, step: dt.timedelta, windows: int) -> list[Verdict | None]:
     """The current verdicts of the `windows` grid windows ending at `end`, oldest first; None where none exists."""
-    starts = [end - step * (k + 1) for k in range(windows)][::-1]
+    starts = []
+    for k in range(windows):
+        try:
+            starts.append(end - step * (k + 1))
+        except OverflowError:  # windows before the year 1 do not exist (and hold no verdict)
+            break
+    starts.reverse()
     found = {v.window_start: v for v in Verdict.objects.filter(
         deployment=deployment, superseded_at__isnull=True, window_start__in=starts, window_end__in=[s + step for s in starts],
     )}
-    return [found.get(s) for s in starts]
+    return [None] * (windows - len(starts)) + [found.get(s) for s in starts]
 
 
 def drift_runs_for_window(*, deployment: Deployment, start: dt.datetime, end: dt.datetime) -> dict[str, DriftRun]:

@@ -66,6 +66,14 @@ def test_a_drift_window_with_an_impossible_offset_is_a_400_naming_the_field(pers
     assert field in r.json()
 
 
+def test_a_verdict_for_a_window_at_the_start_of_the_calendar_is_computed_without_a_server_error(personas, deployment):
+    # Found by `make fuzz` (20,000 requests): the alert history looks back several windows before this one, which
+    # would start before the year 1; those windows simply do not exist.
+    body = {"window_start": "0001-01-08T00:00:00Z", "window_end": "0001-01-15T00:00:00Z"}
+    r = post_json(personas.api("erin"), f"/api/v1/deployments/{deployment.slug}/verdicts", json.dumps(body))
+    assert r.status_code < 500, r.content[:300]
+
+
 def test_a_baseline_period_with_an_impossible_offset_is_a_400_naming_the_field(personas, deployment):
     body = {"period_start": "2026-03-01T00:00:00+17:00", "period_end": "2026-03-02T00:00:00Z"}
     r = post_json(personas.api("erin"), f"/api/v1/deployments/{deployment.slug}/baselines", json.dumps(body))
