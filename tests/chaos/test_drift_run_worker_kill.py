@@ -32,7 +32,7 @@ def test_a_drift_run_whose_worker_was_killed_mid_computation_is_queued_again_and
     centres = _unit(rng.standard_normal((4, 384)))
     deployment = factories.deployment(min_window_samples=100, drift_window="weekly")
     week2 = T0 + dt.timedelta(weeks=1)
-    _store(deployment, _clusters(rng, 240, centres), start=T0, prefix="base")
+    _store(deployment, _clusters(rng, 600, centres), start=T0, prefix="base")
     _store(deployment, _clusters(rng, 120, centres), start=week2, prefix="win")
     services.baseline_fit(baseline=services.baseline_create(deployment=deployment, period_start=T0, period_end=week2,
                                                             enqueue=False))

@@ -157,18 +157,18 @@ def test_samples_ingested_over_http_are_embedded_by_the_worker_and_drift_and_a_v
     # Baseline: one half of CLINC150's intents; the window: the other half (a shift the drift run should see).
     intents = sorted({intent for _, intent in data["train"]})
     first, second = set(intents[:75]), set(intents[75:])
-    baseline_rows = [r for r in data["train"] if r[1] in first][::20][:250]
+    baseline_rows = [r for r in data["train"] if r[1] in first][::10][:600]  # calibration needs structure, pool and radius rows
     window_rows = [r for r in data["train"] if r[1] in second][::20][:250]
     day_b, day_w = today - dt.timedelta(days=3), today - dt.timedelta(days=2)
     _ingest(stack, credentials["ingest"], _records("base", baseline_rows, day_b) + _records("win", window_rows, day_w))
-    assert _metric(stack, "driftdesk_samples_ingested_total") == 500
-    _wait(lambda: _metric(stack, "driftdesk_embedding_backlog") == 0, seconds=300, what="500 samples embedded")
+    assert _metric(stack, "driftdesk_samples_ingested_total") == 850
+    _wait(lambda: _metric(stack, "driftdesk_embedding_backlog") == 0, seconds=300, what="850 samples embedded")
 
     token = engineer_token
     start_b = dt.datetime.combine(day_b, dt.time(0), tzinfo=dt.UTC)
     status, baseline = _request(stack, "POST", "/api/v1/deployments/support-bot/baselines", {
         "period_start": start_b.isoformat(), "period_end": (start_b + dt.timedelta(days=1)).isoformat(),
-        "max_samples": 250}, token=token)
+        "max_samples": 600}, token=token)
     assert status == 202, baseline
     _wait(lambda: next((b for b in _get(stack, "/api/v1/deployments/support-bot/baselines", token)[1]
                         if b["id"] == baseline["id"] and b["status"] in ("fitted", "failed")), None),

@@ -169,7 +169,29 @@ def test_the_opentelemetry_sdk_exporter_fills_a_deployment_once(live_server, dep
     provider.shutdown()
 
 
-def test_the_langfuse_sdk_traces_and_scores_into_driftdesk(live_server, deployment, key, model_server, personas,
+@pytest.fixture
+def openai_restored():
+    """`langfuse.openai` patches the openai package for the whole process when imported (wrapt wrappers on the
+    resource classes, and stream iteration hooks). Put the plain package back afterwards, so later tests (the
+    app's own judge client) never run through Langfuse's instrumentation."""
+    import importlib
+
+    stream_iter, async_stream_aiter = openai.Stream.__iter__, openai.AsyncStream.__aiter__
+    yield
+    import langfuse.openai as instrumented
+
+    for resource in instrumented.OPENAI_METHODS_V1:
+        try:
+            owner = getattr(importlib.import_module(resource.module), resource.object, None)
+        except ImportError:
+            continue
+        wrapper = owner.__dict__.get(resource.method) if owner is not None else None
+        if wrapper is not None and hasattr(wrapper, "__wrapped__"):
+            setattr(owner, resource.method, wrapper.__wrapped__)
+    openai.Stream.__iter__, openai.AsyncStream.__aiter__ = stream_iter, async_stream_aiter
+
+
+def test_the_langfuse_sdk_traces_and_scores_into_driftdesk(openai_restored, live_server, deployment, key, model_server, personas,
                                                            worker, monkeypatch):
     from langfuse import Langfuse
 

@@ -44,9 +44,10 @@ def test_new_topics_with_the_golden_set_stable_are_a_benign_change_naming_the_to
 
 def test_a_drift_found_by_another_statistic_never_quotes_js_below_its_threshold_as_the_reason(world):
     world.golden(pass_rate=0.9, at=T0 - dt.timedelta(days=1))
-    world.drift(0, prompts=True, js=0.1)  # drifted by MMD (p 0.001), JS under its 0.18 threshold
+    world.drift(0, prompts=True, js=0.1)  # drifted by MMD² above its calibrated threshold, JS under its 0.18 threshold
     v = compute(world, 0)
-    assert "prompt drift: MMD p 0.00 (threshold 0.01)" in v.explanation
+    # The reason names the statistic that crossed its own threshold (registry label), with both figures.
+    assert "prompt drift: Maximum mean discrepancy" in v.explanation and "(threshold" in v.explanation
     assert "prompt drift: JS" not in v.explanation
 
 
