@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _harness import ROOT  # puts the repository on sys.path, so the app imports below resolve
 
-from drift_app import embeddings  # noqa: E402
-from drift_app.stats import scoring  # noqa: E402
+from drift_app import embeddings
+from drift_app.stats import scoring
 
 
 def load(path: Path) -> dict[int, dict]:

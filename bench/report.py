@@ -23,13 +23,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import emit, log, scratch_database, setup_django, start_redis  # noqa: E402
+from _harness import emit, log, scratch_database, setup_django, start_redis
 
 DB_NAME = "driftdesk_bench_report"
 START = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)

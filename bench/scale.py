@@ -35,9 +35,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ROOT, emit, log, scratch_database, setup_django, start_redis  # noqa: E402
+from _harness import ROOT, emit, log, scratch_database, setup_django, start_redis
 
 DB_NAME = "driftdesk_bench_scale"
 CHUNK = 50_000

@@ -12,16 +12,13 @@ and false alarms on the correct ones. One JSON line. No Django, no database.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _harness import ROOT  # puts the repository on sys.path, so the app imports below resolve
 
-from drift_app import embeddings  # noqa: E402
-from goldenset import scorers  # noqa: E402
+from drift_app import embeddings
+from goldenset import scorers
 
 
 def main() -> None:

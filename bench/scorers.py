@@ -29,25 +29,17 @@ import argparse
 import json
 import os
 import re
-import sys
 import time
 from pathlib import Path
 
 from scipy.stats import spearmanr
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drift_app.settings.test")
-
-import django  # noqa: E402
-
-django.setup()  # demo.golden's specs live next to Django code; no database is touched
-
-from demo.golden import _specs  # noqa: E402
-from drift_app import embeddings  # noqa: E402
-from drift_app.stats import scoring  # noqa: E402
-from drift_app.stats.agreement import wilson_interval  # noqa: E402
-from goldenset import scorers  # noqa: E402
+import django
+from _harness import ROOT  # puts the repository on sys.path, so the app imports below resolve
+from drift_app import embeddings
+from drift_app.stats import scoring
+from drift_app.stats.agreement import wilson_interval
+from goldenset import scorers
 
 # An external strength order of the Vicuna-bench models, judged by GPT-4, higher is stronger. Bard, Vicuna-13B,
 # Alpaca-13B and LLaMA-13B: the Vicuna team's "Vicuna: An Open-Source Chatbot Impressing GPT-4 with 90%* ChatGPT
@@ -148,6 +140,11 @@ def main() -> None:
     data = Path(args.data)
     reference = load(data / "answer" / f"answer_{args.reference}.jsonl")
     questions = load(data / "question.jsonl")
+    # demo.golden's specs live next to Django code (no database is touched): Django is set up first.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "drift_app.settings.test")
+    django.setup()
+    from demo.golden import _specs
+
     refs = [("demo", s[1], s[2]) for s in _specs()]
     refs += [("vicuna", questions[q]["text"], reference[q]["text"]) for q in sorted(reference) if q in questions]
     embeddings.encode(["warm-up"])  # model load is not scoring time

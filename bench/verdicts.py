@@ -38,13 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _harness import ROOT  # puts the repository on sys.path, so the app imports below resolve
 
-from drift_app import embeddings  # noqa: E402
-from drift_app.stats import agreement, scoring, verdict_rules  # noqa: E402
-from drift_app.stats.baseline import fit_baseline  # noqa: E402
-from drift_app.stats.suite import calibrate, evaluate_window  # noqa: E402
+from drift_app import embeddings
+from drift_app.stats import agreement, scoring, verdict_rules
+from drift_app.stats.baseline import fit_baseline
+from drift_app.stats.suite import calibrate, evaluate_window
 
 BASELINE_MODEL = "vicuna-13b"
 REFERENCE = "gpt35"

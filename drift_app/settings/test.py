@@ -2,18 +2,8 @@
 
 import os
 
-# Tests are development mode: embedded PostgreSQL, the suite's own Redis (see base.py, "Production mode").
-os.environ.setdefault("DEVELOPMENT_MODE", "true")
-os.environ.setdefault("DEBUG", "true")
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
-# The suite's own redis-server (started by tests/conftest.py), never the demo's.
-_redis = f"redis://127.0.0.1:{os.environ.get('DRIFTDESK_TEST_REDIS_PORT', '6399')}"
-os.environ.setdefault("CELERY_BROKER_URL", f"{_redis}/0")
-os.environ.setdefault("CACHE_URL", f"{_redis}/1")
-# Tests talk to fake model servers and webhooks on 127.0.0.1 only; nothing else is allowed.
-os.environ.setdefault("DRIFTDESK_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
-
-from .base import *  # noqa: E402,F403
+from . import test_env  # noqa: F401  (sets the environment defaults base.py reads)
+from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Sign-in throttling off by default: Client.login() authenticates without a request, which django-axes

@@ -111,7 +111,8 @@ def embedded_postgres():
     if os.environ.get("DATABASE_URL"):
         # Outside the project: a developer's own server must never be stopped by a test. make test and CI
         # use the embedded server (no DATABASE_URL), where this test always runs.
-        pytest.skip("restarts the embedded PostgreSQL; DATABASE_URL points elsewhere")
+        pytest.skip("outside the project: DATABASE_URL points at a server this test must never restart; "
+                    "make test and CI use the embedded PostgreSQL, where it runs")
     pg = EmbeddedPostgres()
     yield pg
     # Whatever happened, leave the server running for the rest of the suite.

@@ -33,7 +33,7 @@ def _require_docker() -> None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true and the deploy test cannot run: {reason}")
         # Outside the project: a developer machine without Docker Engine (or not root). Under CI it fails above.
-        pytest.skip(reason)
+        pytest.skip(f"outside the project: no usable Docker Engine on this machine ({reason}); under CI=true this fails")
 
 
 @pytest.fixture(scope="module")
