@@ -14,6 +14,7 @@ import threading
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -70,3 +71,35 @@ class Heartbeat:
                 self.beat()
         finally:
             connection.close()
+
+
+def requeue_or_fail(*, model, stuck: dict[int, tuple[str, int]], now: dt.datetime, lease: dt.timedelta,
+                    enqueue, retry_hint: str) -> tuple[list[int], list[int]]:
+    """The reaper's step for runs past their lease (drift runs and evaluation runs share it).
+
+    `stuck` maps run id -> (status, requeue_count). Only a run lost while RUNNING counts against
+    DRIFTDESK_RUN_MAX_REQUEUES (a worker died on it: it may be what kills them); a PENDING one (message lost, or
+    a long queue) is queued again without limit. Queued runs get a fresh heartbeat, so they are not reaped
+    again before a worker had its chance; `enqueue(run_id)` is sent after commit. The others are failed with
+    the reason and `retry_hint`. Returns (queued again, failed).
+    """
+    most = settings.DRIFTDESK_RUN_MAX_REQUEUES
+    seconds = int(lease.total_seconds())
+    requeue = sorted(i for i, (status, n) in stuck.items() if status == model.Status.PENDING or n < most)
+    give_up = sorted(i for i in stuck if i not in requeue)
+    if requeue:
+        lost = [i for i in requeue if stuck[i][0] == model.Status.RUNNING]
+        model.objects.filter(id__in=lost).update(requeue_count=F("requeue_count") + 1)
+        model.objects.filter(id__in=requeue).update(
+            status=model.Status.PENDING, heartbeat_at=now,
+            error=f"queued again by the reaper: no progress for more than {seconds} s (worker lost?)",
+        )
+        for run_id in requeue:
+            transaction.on_commit(lambda run_id=run_id: enqueue(run_id), robust=True)
+    if give_up:
+        model.objects.filter(id__in=give_up).update(
+            status=model.Status.FAILED, finished_at=now,
+            error=f"reaped: no progress for more than {seconds} s after {most} re-queues (worker lost each time?); "
+                  f"{retry_hint}",
+        )
+    return requeue, give_up

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Baseline, DriftRun
+from . import leases
 
 logger = logging.getLogger(__name__)
 
@@ -46,29 +46,14 @@ def runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None = Non
         .annotate(last_seen=Coalesce("heartbeat_at", "created_at"))
         .filter(last_seen__lt=cutoff)
     )
-    # Only a run lost while RUNNING counts against the bound (a worker died on it: it may be what kills them);
-    # a PENDING one whose message went missing, or waits behind a long queue, is queued again without limit.
-    stuck_runs = {i: (status, n) for i, status, n in stuck.values_list("id", "status", "requeue_count")}
-    requeue = sorted(i for i, (status, n) in stuck_runs.items() if status == DriftRun.Status.PENDING or n < most)
-    give_up = sorted(i for i in stuck_runs if i not in requeue)
-    if requeue:
-        lost = [i for i in requeue if stuck_runs[i][0] == DriftRun.Status.RUNNING]
-        DriftRun.objects.filter(id__in=lost).update(requeue_count=F("requeue_count") + 1)
-        # The fresh heartbeat starts a new lease: the run is not reaped again before a worker had its chance.
-        DriftRun.objects.filter(id__in=requeue).update(
-            status=DriftRun.Status.PENDING, heartbeat_at=now,
-            error=f"queued again by the reaper: no progress for more than {int(lease.total_seconds())} s (worker lost?)",
-        )
-        from ..tasks import drift_run_compute_task
+    from ..tasks import drift_run_compute_task  # tasks import services: resolved at call time
 
-        for run_id in requeue:
-            transaction.on_commit(lambda run_id=run_id: drift_run_compute_task.delay(run_id), robust=True)
-    if give_up:
-        DriftRun.objects.filter(id__in=give_up).update(
-            status=DriftRun.Status.FAILED, finished_at=now,
-            error=(f"reaped: no progress for more than {int(lease.total_seconds())} s after {most} re-queues "
-                   "(worker lost each time?); retry the run once the cause is fixed"),
-        )
+    stuck_runs = {i: (status, n) for i, status, n in stuck.values_list("id", "status", "requeue_count")}
+    requeue, give_up = leases.requeue_or_fail(
+        model=DriftRun, stuck=stuck_runs, now=now, lease=lease,
+        enqueue=lambda run_id: drift_run_compute_task.delay(run_id),
+        retry_hint="retry the run once the cause is fixed",
+    )
     stuck_baselines = list(
         Baseline.objects.select_for_update(skip_locked=True)
         .filter(status=Baseline.Status.PENDING)

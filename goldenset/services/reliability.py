@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from celery.schedules import crontab
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from drift_app.services import leases
 
 from ..models import EvalRun
 
@@ -110,28 +112,12 @@ def eval_runs_reap(*, now: dt.datetime | None = None, lease_seconds: int | None 
         .filter(last_seen__lt=now - span)
         .values_list("id", "status", "requeue_count")
     }
-    # Only a run lost while RUNNING counts against the bound; a PENDING one (message lost, or a long queue) is
-    # queued again without limit.
-    requeue = sorted(i for i, (status, n) in stuck.items() if status == EvalRun.Status.PENDING or n < most)
-    give_up = sorted(i for i in stuck if i not in requeue)
-    if requeue:
-        lost = [i for i in requeue if stuck[i][0] == EvalRun.Status.RUNNING]
-        EvalRun.objects.filter(id__in=lost).update(requeue_count=F("requeue_count") + 1)
-        # The fresh heartbeat starts a new lease, so the run is not reaped again before a worker took it.
-        EvalRun.objects.filter(id__in=requeue).update(
-            status=EvalRun.Status.PENDING, heartbeat_at=now,
-            error=f"queued again by the reaper: no progress for more than {int(span.total_seconds())} s (worker lost?)",
-        )
-        from ..tasks import eval_run_execute_task
+    from ..tasks import eval_run_execute_task  # tasks import services: resolved at call time
 
-        for run_id in requeue:
-            transaction.on_commit(lambda run_id=run_id: eval_run_execute_task.delay(run_id), robust=True)
-    if give_up:
-        EvalRun.objects.filter(id__in=give_up).update(
-            status=EvalRun.Status.FAILED, finished_at=now,
-            error=(f"reaped: no progress for more than {int(span.total_seconds())} s after {most} re-queues "
-                   "(worker lost each time?); retry it to resume"),
-        )
+    requeue, give_up = leases.requeue_or_fail(
+        model=EvalRun, stuck=stuck, now=now, lease=span,
+        enqueue=lambda run_id: eval_run_execute_task.delay(run_id), retry_hint="retry it to resume",
+    )
     if stuck:
         logger.warning("reaper: %d evaluation runs queued again, %d failed after %d re-queues",
                        len(requeue), len(give_up), most)
