@@ -257,6 +257,8 @@ def database_part(args) -> dict:
         baseline = services.baseline_create(deployment=deployment, period_start=MONTHS[0], period_end=MONTHS[1],
                                             max_samples=20_000, enqueue=False)
         services.baseline_fit(baseline=baseline)
+        baseline.refresh_from_db()
+        assert baseline.status == baseline.Status.FITTED, (baseline.status, baseline.error)
         (run,) = services.drift_runs_create(deployment=deployment, window_start=MONTHS[1],
                                             window_end=MONTHS[2], targets=("prompts",), enqueue=False)
         with PeakRss() as drift:

@@ -79,10 +79,17 @@ def grid_sizes(max_window_size: int, unit: int = 1) -> np.ndarray:
     each size a multiple of ``unit`` (the largest rounded down)."""
     if max_window_size < MIN_WINDOW_SIZE:
         raise ValueError(f"the baseline's pool allows windows of at most {max_window_size} (< {MIN_WINDOW_SIZE})")
+    # The smallest multiple of the unit that is a legal window: rounding 50 to a unit of 8 gives 48, and
+    # clipping that back to 50 would give a size no union of units can make.
+    smallest = int(math.ceil(MIN_WINDOW_SIZE / unit)) * unit
+    largest = (max_window_size // unit) * unit
+    if largest < smallest:
+        raise ValueError(f"the baseline's pool allows windows of at most {max_window_size} rows, fewer than one "
+                         f"window of {smallest} ({unit}-row units)")
     steps = max(1, int(math.ceil(math.log(max_window_size / MIN_WINDOW_SIZE) / math.log(GRID_RATIO))))
     sizes = np.round(np.geomspace(MIN_WINDOW_SIZE, max_window_size, steps + 1) / unit) * unit
-    sizes[-1] = (max_window_size // unit) * unit
-    return np.unique(np.clip(sizes, MIN_WINDOW_SIZE, None).astype(np.int64))
+    sizes[-1] = largest
+    return np.unique(np.clip(sizes, smallest, largest).astype(np.int64))
 
 
 def check_false_alarm_rate(false_alarm_rate: float, *, n_grid: int = 12) -> None:
