@@ -19,6 +19,7 @@ from django.utils import timezone
 from drift_app import embeddings, selectors
 from drift_app.models import ProductionSample
 from tests import factories
+from tests.base import runtime_database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -26,10 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _database_url() -> str:
-    s = connection.settings_dict
-    return f"postgresql://{s['USER']}:{s['PASSWORD'] or ''}@/{s['NAME']}?host={s['HOST']}" + (
-        f"&port={s['PORT']}" if s.get("PORT") else ""
-    )
+    # The worker logs in as the runtime role, as in production (never the suite's owner login).
+    return runtime_database_url()
 
 
 def _flush(redis_url: str) -> None:
