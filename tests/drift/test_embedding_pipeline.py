@@ -46,7 +46,7 @@ def worker_factory(redis_server, tmp_path):
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "drift_app.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": _database_url(), "DATABASE_OWNER_URL": "",
             "CELERY_BROKER_URL": redis_server,
             **(extra_env or {}),
         }
