@@ -6,6 +6,10 @@
   TRUNCATE trigger inside its own flush transaction (tests/conftest.py).
 - Deleting samples (ORM or raw SQL) writes ONE event per statement, not one per row: a statement-level
   AFTER DELETE trigger reads the statement's transition table (count, id range, deployment ids).
+- The runtime role reaches samples only through the parent table, whose statement trigger sees every
+  deletion: a new month's table keeps no grant but its owner's (`drift_app_sample_partitions_ensure`, replaced
+  here), and `db_roles` revokes the runtime role's privileges on existing months. PostgreSQL checks only the
+  parent's privileges for a query on the parent, so the app loses nothing.
 - Retention drops whole months through `drift_app_sample_month_drop`, a SECURITY DEFINER function owned by
   the owner role (as `drift_app_sample_partitions_ensure` creates them), so the runtime role never owns or
   drops a table; it writes one event per dropped month. It lives here, not in drift_app, because it writes
@@ -121,6 +125,46 @@ $$;
 """
 
 
+# drift_app 0011's function, and after CREATE TABLE: every grant that default privileges gave the new month
+# (the runtime role's) is taken back.
+_ENSURE = """
+CREATE OR REPLACE FUNCTION drift_app_sample_partitions_ensure(stamps timestamptz[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    month timestamp;
+    name text;
+    grantee text;
+    created integer := 0;
+    locked boolean := false;
+BEGIN
+    FOR month IN SELECT DISTINCT date_trunc('month', s AT TIME ZONE 'UTC') FROM unnest(stamps) s WHERE s IS NOT NULL
+    LOOP
+        name := 'drift_app_productionsample_p' || to_char(month, 'YYYY_MM');
+        IF to_regclass(name) IS NULL THEN
+            IF NOT locked THEN
+                PERFORM pg_advisory_xact_lock(hashtext('drift_app.sample_partitions'));
+                locked := true;
+            END IF;
+            IF to_regclass(name) IS NULL THEN
+                EXECUTE format('CREATE TABLE %I PARTITION OF drift_app_productionsample FOR VALUES FROM (%L) TO (%L)',
+                               name, month AT TIME ZONE 'UTC', (month + interval '1 month') AT TIME ZONE 'UTC');
+                __REVOKE__
+                created := created + 1;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN created;
+END $$;
+"""
+REVOKE = """FOR grantee IN SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_class c, aclexplode(c.relacl) a
+                               WHERE c.oid = to_regclass(name) AND a.grantee <> c.relowner AND a.grantee <> 0
+                LOOP
+                    EXECUTE format('REVOKE ALL ON %I FROM %I', name, grantee);
+                END LOOP;"""
+ENSURE = _ENSURE.replace("__REVOKE__", REVOKE)
+ENSURE_BEFORE = _ENSURE.replace("__REVOKE__", "")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("compliance", "0008_capture_drift_runs_and_baselines"),
@@ -130,5 +174,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RunSQL(APPEND_ONLY, APPEND_ONLY_WITH_TEST_EXCEPTION),
         migrations.RunSQL(SAMPLE_DELETE, SAMPLE_DELETE_DROP),
+        migrations.RunSQL(ENSURE, ENSURE_BEFORE),
         migrations.RunSQL(MONTH_DROP, "DROP FUNCTION IF EXISTS drift_app_sample_month_drop(timestamptz, bigint[]);"),
     ]

@@ -89,3 +89,13 @@ def test_the_runtime_role_cannot_drop_a_month_itself():
 def test_the_drop_function_refuses_anything_but_a_month_of_samples():
     with pytest.raises(DatabaseError, match="no month partition"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT * FROM drift_app_sample_month_drop('1901-01-01T00:00Z', ARRAY[]::bigint[])")
+
+
+def test_the_runtime_role_cannot_delete_from_a_month_table_around_the_parents_trigger():
+    deployment = factories.deployment()
+    _samples(deployment, 2, start=dt.datetime(2018, 3, 10, tzinfo=UTC), prefix="p")  # a month made now, by the function
+    _samples(deployment, 1, start=dt.datetime.now(UTC), prefix="c")  # this month: made by the migrations
+    for month in ("2018_03", dt.datetime.now(UTC).strftime("%Y_%m")):
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM drift_app_productionsample_p{month}")
+    assert ProductionSample.objects.filter(deployment=deployment).count() == 3
