@@ -63,19 +63,34 @@ def ensure_database() -> EmbeddedUrls:
     superuser = ensure_running()
     import psycopg
 
+    from psycopg import errors
+
     with psycopg.connect(superuser, autocommit=True) as conn:
+        # Processes starting together (a worker and the web server) may both find a role missing: the second
+        # CREATE then fails with "already exists", which is what it wanted.
         for role, options in ((OWNER_ROLE, "LOGIN NOSUPERUSER NOCREATEROLE CREATEDB"),
                               (RUNTIME_ROLE, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")):
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
-                conn.execute(f"CREATE ROLE {role} {options}")
+                try:
+                    conn.execute(f"CREATE ROLE {role} {options}")
+                except (errors.DuplicateObject, errors.UniqueViolation):
+                    pass
         # The owner may act as the runtime role (SET ROLE), never the reverse: the test suite logs in as the
         # owner, which sets up and cleans its database, and runs every test body as the runtime role.
-        conn.execute(f"GRANT {RUNTIME_ROLE} TO {OWNER_ROLE}")
+        if not conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [OWNER_ROLE, RUNTIME_ROLE]).fetchone()[0]:
+            conn.execute(f"GRANT {RUNTIME_ROLE} TO {OWNER_ROLE}")
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
-            conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE}")
+            try:
+                conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE}")
+            except (errors.DuplicateDatabase, errors.UniqueViolation):
+                pass
     for database in ("template1", DATABASE):
         with psycopg.connect(_with(superuser, user="postgres", database=database), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+                try:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                except (errors.DuplicateObject, errors.UniqueViolation):
+                    pass
     return EmbeddedUrls(owner=_with(superuser, user=OWNER_ROLE, database=DATABASE),
                         runtime=_with(superuser, user=RUNTIME_ROLE, database=DATABASE))
 
