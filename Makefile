@@ -44,10 +44,11 @@ system-deps:
 	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
 	@echo "Wrote .env with a random SECRET_KEY"
 
+# Migrations and the roles' grants run as the owner role; everything else (demo, web, workers) as the runtime role.
 migrate: setup .env
-	$(PY) manage.py migrate --noinput
+	DRIFTDESK_DB_AS_OWNER=true $(PY) manage.py migrate --noinput
 	# The owner and runtime database roles (drift_app/dbroles.py); run again after every migrate.
-	$(PY) manage.py db_roles
+	DRIFTDESK_DB_AS_OWNER=true $(PY) manage.py db_roles
 	$(PY) manage.py collectstatic --noinput -v 0
 
 demo: migrate

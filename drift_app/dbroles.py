@@ -5,6 +5,8 @@ only SELECT and INSERT on the audit tables (compliance_auditevent, compliance_co
 DELETE or TRUNCATE, whatever a session sets. Every other table it may read and write, never TRUNCATE.
 Default privileges make tables created later by the owner (new migrations) follow the same rules; the
 audit tables' revocation is repeated by `roles_sql` after migrations (run `manage.py db_roles` again).
+Months of samples (partitions) are reached only through their parent table: the runtime role has no
+privilege on them, so a DELETE cannot go around the parent's audit trigger.
 
 `manage.py db_roles` applies this to the configured database (as a superuser or the database's owner);
 `manage.py db_roles --print-sql` prints it for a container's init script (docker/).
@@ -76,4 +78,17 @@ GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {runtime};
 REVOKE UPDATE, DELETE, TRUNCATE ON {audit} FROM {runtime};
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {runtime};
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {runtime};
+
+-- Partitions (months of samples) only through their parent, whose statement-level trigger audits every
+-- deletion (compliance 0009); a query on the parent needs only the parent's privileges.
+DO $parts$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT c.oid::regclass::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relispartition AND c.relkind = 'r'
+  LOOP
+    EXECUTE format('REVOKE ALL ON %s FROM {runtime}', r.name);
+  END LOOP;
+END
+$parts$;
 """

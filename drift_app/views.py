@@ -62,6 +62,8 @@ class DeploymentDetailView(RoleRequiredMixin, TemplateView):
             baseline=selectors.baseline_active(deployment=deployment),
             drift_runs=selectors.drift_run_list(deployment=deployment)[:40],
             quality=selectors.quality_series(deployment=deployment),
+            # The role in this deployment's team, not in any team (issue 14).
+            can_operate=has_role(self.request.user, ML_ENGINEER, team=deployment.team_id),
         )
         return ctx
 
@@ -218,7 +220,7 @@ class DriftRunDetailView(RoleRequiredMixin, TemplateView):
         ]
         ctx.update(deployment=deployment, run=run, stats=stats,
                    working=run.status in (DriftRun.Status.PENDING, DriftRun.Status.RUNNING),
-                   can_operate=has_role(self.request.user, ML_ENGINEER))
+                   can_operate=has_role(self.request.user, ML_ENGINEER, team=deployment.team_id))
         return ctx
 
 
@@ -233,7 +235,7 @@ class BaselineDetailView(RoleRequiredMixin, TemplateView):
         deployment = selectors.deployment_get(slug=slug, user=self.request.user)
         baseline = selectors.baseline_get(deployment=deployment, pk=pk)
         ctx.update(deployment=deployment, baseline=baseline, working=baseline.status == baseline.Status.PENDING,
-                   can_operate=has_role(self.request.user, ML_ENGINEER))
+                   can_operate=has_role(self.request.user, ML_ENGINEER, team=deployment.team_id))
         return ctx
 
 

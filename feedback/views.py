@@ -212,7 +212,7 @@ class FlagDetailView(RoleRequiredMixin, TemplateView):
 def flag_context(request, flag: Flag, *, form: dict | None = None) -> dict:
     user = request.user
     now = timezone.now()
-    is_sme = has_role(user, SME)
+    is_sme = has_role(user, SME, team=flag.deployment.team_id)  # in the flag's team, not any team (issue 14)
     labels = list(flag.labels.all())
     labelled_by_me = any(lab.sme_id == user.pk for lab in labels)
     claimed_by_me = flag.claimed_by_id == user.pk and flag.claim_active(now)

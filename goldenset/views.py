@@ -436,13 +436,14 @@ class CoverageView(RoleRequiredMixin, TemplateView):
         if report is None:
             services.coverage_gaps_request(deployment=deployment)
         ctx.update(deployment=deployment, report=report, working=report is None,
-                   can_refresh=has_role(self.request.user, SME, ML_ENGINEER))
+                   can_refresh=has_role(self.request.user, SME, ML_ENGINEER, team=deployment.team_id))
         return ctx
 
     def post(self, request, slug: str):
-        if not has_role(request.user, SME, ML_ENGINEER):
-            return HttpResponse("Only SMEs and ML engineers recompute coverage gaps.", status=403)
         deployment = drift_selectors.deployment_get(slug=slug, user=request.user)
+        if not has_role(request.user, SME, ML_ENGINEER, team=deployment.team_id):
+            return HttpResponse("Only SMEs and ML engineers of the deployment's team recompute coverage gaps.",
+                                status=403)
         services.coverage_gaps_request(deployment=deployment, force=True)
         messages.success(request, "Coverage gaps are being recomputed; this page updates itself.")
         return redirect("goldenset:coverage", slug=deployment.slug)

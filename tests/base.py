@@ -13,6 +13,7 @@ team) with that role; `join_team` adds other users, or other teams.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -70,3 +71,32 @@ def make_personas() -> Personas:
             join_team(user, role)
         users[name] = user
     return Personas(**users)
+
+
+def runtime_database_url() -> str:
+    """The test database's URL for the runtime role (Celery workers started by a test log in with it)."""
+    from django.conf import settings
+    from django.db import connection
+
+    s = connection.settings_dict
+    return f"postgresql://{settings.DRIFTDESK_DB_RUNTIME_ROLE}@/{s['NAME']}?host={s['HOST']}" + (
+        f"&port={s['PORT']}" if s.get("PORT") else ""
+    )
+
+
+@contextmanager
+def as_owner():
+    """Run the block's SQL as the owner role (what only a table owner can do: disable a trigger, drop a table).
+
+    Test bodies run as the runtime role (drift_app/settings/test.py); the suite's session user is the owner,
+    so SET ROLE can switch to it, and back."""
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {settings.DRIFTDESK_DB_OWNER_ROLE}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET ROLE {settings.DRIFTDESK_DB_RUNTIME_ROLE}")

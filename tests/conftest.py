@@ -50,6 +50,69 @@ def redis_server():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _role_option(*, on: bool) -> None:
+    """Test bodies run as the runtime role: the connection's `-c role=` option (drift_app/settings/test.py).
+    Off while the database is created, migrated and dropped, which the owner does."""
+    from django.conf import settings
+    from django.db import connections
+
+    options = connections["default"].settings_dict.setdefault("OPTIONS", {})
+    if on:
+        options["options"] = f"-c role={settings.DRIFTDESK_DB_RUNTIME_ROLE}"
+    else:
+        options.pop("options", None)
+    connections["default"].close()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    _role_option(on=False)
+
+
+def _flush_as_owner(original):
+    """pytest-django empties the database after a transactional test with TRUNCATE, which the audit tables'
+    trigger refuses to anyone (compliance 0009). The clean-up is the owner's: it switches the TRUNCATE guard
+    off around the flush, inside the flush's transaction, and hands the session back to the runtime role.
+    Only the test suite does this; nothing in the app can (the runtime role owns no table)."""
+    from django.conf import settings
+
+    from drift_app.dbroles import AUDIT_TABLES
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        sql = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        audit = [t for t in AUDIT_TABLES if t in tables]
+        if not sql or not audit:
+            return sql
+        return [f"SET ROLE {settings.DRIFTDESK_DB_OWNER_ROLE}",
+                *[f"ALTER TABLE {t} DISABLE TRIGGER {t}_no_truncate" for t in audit], *sql,
+                *[f"ALTER TABLE {t} ENABLE TRIGGER {t}_no_truncate" for t in audit],
+                f"SET ROLE {settings.DRIFTDESK_DB_RUNTIME_ROLE}"]
+
+    return sql_flush
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After the owner has created and migrated the test database: the runtime role's grants (as `make migrate`
+    runs `db_roles`), then every connection acts as the runtime role."""
+    from django.conf import settings
+    from django.db import connection
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from drift_app.dbroles import roles_sql
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(roles_sql(owner=settings.DRIFTDESK_DB_OWNER_ROLE, runtime=settings.DRIFTDESK_DB_RUNTIME_ROLE))
+        _role_option(on=True)
+    original = DatabaseOperations.sql_flush
+    DatabaseOperations.sql_flush = _flush_as_owner(original)
+    yield
+    DatabaseOperations.sql_flush = original
+    with django_db_blocker.unblock():
+        _role_option(on=False)
+
+
 @pytest.fixture
 def personas(db):
     return make_personas()

@@ -73,8 +73,8 @@ class DashboardView(BadRequestMixin, RoleRequiredMixin, TemplateView):
             alerts=selectors.alert_list(deployment=deployment, viewer=self.request.user)[:50],
             advice=selectors.retraining_advice_list(deployment=deployment, viewer=self.request.user)[:10],
             policy=selectors.policy_get(deployment=deployment),
-            can_respond=has_role(self.request.user, *RESPONDERS),
-            can_export=has_role(self.request.user, *CURATORS),
+            can_respond=has_role(self.request.user, *RESPONDERS, team=deployment.team_id),
+            can_export=has_role(self.request.user, *CURATORS, team=deployment.team_id),
             classes=VerdictClass.choices,
         )
         return ctx
@@ -164,7 +164,7 @@ class AlertDetailView(RoleRequiredMixin, TemplateView):
         alert = selectors.alert_get(pk=pk, user=self.request.user)
         ctx.update(
             alert=alert, deliveries=selectors.alert_delivery_list(alert=alert),
-            can_respond=has_role(self.request.user, *RESPONDERS),
+            can_respond=has_role(self.request.user, *RESPONDERS, team=alert.deployment.team_id),
             breadcrumbs=[("Home", reverse("home")), ("Alerts", reverse("verdicts:alert-list")),
                          (f"{alert.get_tier_display()} #{alert.pk}", "")],
         )
@@ -233,7 +233,7 @@ class AdviceDetailView(RoleRequiredMixin, TemplateView):
     def get_context_data(self, pk: int, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["advice"] = selectors.retraining_advice_get(pk=pk, user=self.request.user)
-        ctx["can_export"] = has_role(self.request.user, *CURATORS)
+        ctx["can_export"] = has_role(self.request.user, *CURATORS, team=ctx["advice"].deployment.team_id)
         return ctx
 
 

@@ -68,24 +68,14 @@ def _drop_month(partition: partitions.Partition) -> MonthDropped:
         # would block DROP TABLE: run them now. Django's foreign keys are all INITIALLY DEFERRED, so
         # ALL DEFERRED afterwards puts the transaction back as it was.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f'SELECT count(*) FROM "{partition.name}"')
-        total = cursor.fetchone()[0]
-        if keep:
-            cursor.execute(
-                f'CREATE TEMP TABLE _kept_samples ON COMMIT DROP AS SELECT * FROM "{partition.name}" WHERE id = ANY(%s)',
-                [keep],
-            )
-        cursor.execute(f'DROP TABLE "{partition.name}"')
-        kept = 0
-        if keep:
-            cursor.execute("SELECT drift_app_sample_partitions_ensure(ARRAY[%s::timestamptz])", [partition.start])
-            cursor.execute(f"INSERT INTO {SAMPLE_TABLE} SELECT * FROM _kept_samples")
-            kept = cursor.rowcount
-            cursor.execute("DROP TABLE _kept_samples")  # not left to ON COMMIT: an outer transaction may drop more months
+        # The runtime role owns no table, so it cannot drop one: the owner's SECURITY DEFINER function
+        # (compliance 0009) drops the month, puts the evidence back and writes the month's audit event.
+        cursor.execute("SELECT dropped, kept FROM drift_app_sample_month_drop(%s, %s::bigint[])", [partition.start, keep])
+        dropped, kept = cursor.fetchone()
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     logger.info("retention dropped month %s: %d samples, %d evidence samples kept",
-                partition.start.strftime("%Y-%m"), total - kept, kept)
-    return MonthDropped(partition.start, total - kept, kept)
+                partition.start.strftime("%Y-%m"), dropped, kept)
+    return MonthDropped(partition.start, dropped, kept)
 
 
 def sample_partitions_maintain(*, now: dt.datetime | None = None) -> dict:

@@ -153,19 +153,35 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # With DATABASE_URL: any PostgreSQL >= 15 with pgvector. Without it: the embedded server under var/.
+# DATABASE_URL is the least-privilege runtime role's connection (web, workers, beat); `migrate` and
+# `db_roles` run with the owner role's URL in DATABASE_URL instead (drift_app/dbroles.py, README "Deploy").
+# The embedded server has both roles (drift_app/embedded_pg.py); DRIFTDESK_DB_AS_OWNER=true (set by
+# `make migrate` only) picks its owner. DATABASE_OWNER_URL is the owner's URL where known (the test suite
+# sets up and cleans its database as the owner and runs every test body as the runtime role).
 DATABASE_URL = env.str("DATABASE_URL", default="")
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
 if not DATABASE_URL:  # only reachable in development mode (see _required above)
     from drift_app import embedded_pg
 
-    DATABASE_URL = embedded_pg.ensure_running()
-if urlparse(DATABASE_URL).scheme not in ("postgres", "postgresql", "pgsql", "postgis"):
-    raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL, got scheme {urlparse(DATABASE_URL).scheme!r}")
-DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
-# A unix-socket URL (postgresql://user@/db?host=/path) arrives with the host in OPTIONS; make it HOST.
-for _key in ("host", "port"):
-    if _key in DATABASES["default"].get("OPTIONS", {}):
-        DATABASES["default"][_key.upper()] = str(DATABASES["default"]["OPTIONS"].pop(_key))
+    _embedded = embedded_pg.ensure_database()
+    DATABASE_OWNER_URL = DATABASE_OWNER_URL or _embedded.owner
+    DATABASE_URL = _embedded.owner if _bool("DRIFTDESK_DB_AS_OWNER", False) else _embedded.runtime
+
+
+def database_config(url: str, name: str = "DATABASE_URL") -> dict:
+    """Django's connection settings for a postgresql:// URL (the test settings build the owner's too)."""
+    if urlparse(url).scheme not in ("postgres", "postgresql", "pgsql", "postgis"):
+        raise ImproperlyConfigured(f"{name} must be a PostgreSQL URL, got scheme {urlparse(url).scheme!r}")
+    config = env.db_url_config(url)
+    config["ENGINE"] = "django.db.backends.postgresql"
+    # A unix-socket URL (postgresql://user@/db?host=/path) arrives with the host in OPTIONS; make it HOST.
+    for key in ("host", "port"):
+        if key in config.get("OPTIONS", {}):
+            config[key.upper()] = str(config["OPTIONS"].pop(key))
+    return config
+
+
+DATABASES = {"default": database_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = _int("DB_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Connection pooling (psycopg_pool through Django's "pool" option), on by default in production.

@@ -16,15 +16,19 @@ register = template.Library()
 def flag_control(context, sample):
     """The "flag this answer" control (power users) and the flag count (SMEs, compliance) on a sample page."""
     user = context["request"].user
+    # The roles held in the sample's team, not in any team: a power user of this team who is an SME elsewhere
+    # sees no other user's flags here (issue 14).
+    team = sample.deployment.team_id
+    can_flag = has_role(user, POWER_USER, team=team)
+    can_read = has_role(user, SME, COMPLIANCE, ML_ENGINEER, team=team)
     return {
         "request": context["request"],
         "csrf_token": context.get("csrf_token"),
         "sample": sample,
-        "can_flag": has_role(user, POWER_USER),
-        "my_flag": selectors.user_flag_for_sample(user=user, sample=sample) if has_role(user, POWER_USER) else None,
-        "can_read": has_role(user, SME, COMPLIANCE, ML_ENGINEER),
-        "flags": list(Flag.objects.filter(sample=sample).select_related("flagged_by"))
-        if has_role(user, SME, COMPLIANCE, ML_ENGINEER) else [],
+        "can_flag": can_flag,
+        "my_flag": selectors.user_flag_for_sample(user=user, sample=sample) if can_flag else None,
+        "can_read": can_read,
+        "flags": list(Flag.objects.filter(sample=sample).select_related("flagged_by")) if can_read else [],
         "reasons": Reason.choices,
         # What the user typed, kept when the flag was refused (feedback.views.FlagSampleView).
         "flag_form": context.get("flag_form") or {},

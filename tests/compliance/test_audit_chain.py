@@ -8,12 +8,12 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from compliance import chain
 from compliance.models import AuditEvent
 from tests import factories
-from tests.base import PASSWORD
+from tests.base import PASSWORD, as_owner
 
 pytestmark = pytest.mark.django_db
 TABLE = "compliance_auditevent"
@@ -21,7 +21,7 @@ TABLE = "compliance_auditevent"
 
 def _as_owner(sql: str, params=()) -> None:
     """What only the table owner can do: switch the append-only trigger off around one statement."""
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER {TABLE}_no_update_delete")
         cursor.execute(sql, params)
         cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER {TABLE}_no_update_delete")
@@ -67,11 +67,17 @@ def test_the_command_passes_on_an_intact_trail(trail, capsys):
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
-def test_no_session_setting_reopens_truncate():
+def test_no_session_setting_and_no_database_name_reopens_truncate():
+    # This database is named test_*, which compliance 0005 let TRUNCATE through; 0009 removed every exception.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_functiondef('driftdesk_append_only'::regproc)")
-        body = cursor.fetchone()[0]
-    assert "allow_audit_truncate" not in body and "current_setting" not in body
+        cursor.execute("SELECT pg_get_functiondef('driftdesk_append_only'::regproc), current_database()")
+        body, database = cursor.fetchone()
+    assert database.startswith("test")
+    assert "allow_audit_truncate" not in body and "current_setting" not in body and "current_database" not in body
+    with as_owner(), pytest.raises(DatabaseError, match="append-only: TRUNCATE"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL driftdesk.allow_audit_truncate = 'on'")
+            cursor.execute(f"TRUNCATE {TABLE}")
 
 
 def test_sign_in_and_failed_sign_in_are_events_and_the_password_is_never_stored(client, personas):

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from compliance import audit
 from compliance.models import AppendOnlyError, AuditEvent
 from tests import factories
+from tests.base import as_owner
 
 
 def events(object_type: str, **kw):
@@ -110,16 +111,22 @@ def test_an_api_change_is_attributed_to_the_token_user_not_to_the_system(db, per
     assert event.request_path == f"/api/v1/flags/{flag.pk}/labels"
 
 
+# The app's runtime role has no UPDATE or DELETE on the audit table at all ("permission denied",
+# tests/compliance/test_database_roles.py); the trigger holds even against the owner, who has them.
 def test_an_update_of_an_audit_row_is_rejected_by_the_database(db):
     factories.deployment()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE compliance_auditevent SET actor_username = 'someone-else'")
+    with as_owner(), pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE compliance_auditevent SET actor_username = 'someone-else'")
 
 
 def test_a_delete_of_an_audit_row_is_rejected_by_the_database(db):
     factories.deployment()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
         AuditEvent.objects.all().delete()  # a queryset delete goes straight to SQL, past the model's guard
+    with as_owner(), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.all().delete()
     assert AuditEvent.objects.exists()
 
 
@@ -133,14 +140,14 @@ def test_the_model_refuses_to_change_a_stored_event_before_the_database_has_to(d
         event.delete()
 
 
-def test_truncate_is_guarded_by_a_statement_trigger_that_only_test_databases_pass(db):
-    # The trigger lets TRUNCATE through only in databases named test* (pytest-django's flush) or with the
-    # session setting. This suite runs in a test database, so it checks the guard is installed as written;
-    # bench/report.py's scratch database is where a refused TRUNCATE can be seen.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'driftdesk_append_only'")
-        source = cursor.fetchone()[0]
-    assert "current_database() LIKE 'test%'" in source and "TRUNCATE" in source
+def test_truncate_is_refused_even_to_the_owner_in_a_test_database(db):
+    # compliance 0005 let TRUNCATE through in databases named test* (this one is); 0009 refuses it everywhere.
+    # Only the suite's clean-up, as the owner, switches the trigger off inside its own flush (tests/conftest.py).
+    factories.deployment()
+    with as_owner(), pytest.raises(DatabaseError, match="append-only: TRUNCATE"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE compliance_auditevent")
+    assert AuditEvent.objects.exists()
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'compliance_auditevent'::regclass AND NOT tgisinternal ORDER BY tgname")
         assert [r[0] for r in cursor.fetchall()] == ["compliance_auditevent_chain", "compliance_auditevent_no_truncate",

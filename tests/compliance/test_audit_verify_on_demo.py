@@ -21,6 +21,7 @@ from demo import golden as demo_golden
 from feedback import services as feedback_services
 from goldenset.models import GoldenItem
 from tests import factories
+from tests.base import as_owner
 
 pytestmark = pytest.mark.django_db
 TABLE = "compliance_auditevent"
@@ -43,7 +44,7 @@ def test_audit_verify_passes_on_the_demo_and_fails_after_an_owner_alters_an_even
     assert verified["ok"] is True and verified["events"] == events and events > 100
 
     victim = AuditEvent.objects.filter(object_type="goldenset.GoldenItem", action="update").order_by("id")[10].pk
-    with connection.cursor() as cursor:  # what only the table owner can do
+    with as_owner(), connection.cursor() as cursor:  # what only the table owner can do
         cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER {TABLE}_no_update_delete")
         cursor.execute(f"UPDATE {TABLE} SET actor_username = 'somebody-else' WHERE id = %s", [victim])
         cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER {TABLE}_no_update_delete")

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from compliance import audit, selectors, services
 from compliance.models import AppendOnlyError, ComplianceReport
+from tests.base import as_owner
 
 from .conftest import END, START, at
 
@@ -161,7 +162,7 @@ def test_a_csv_cell_that_looks_like_a_formula_is_kept_as_text():
 
 
 def test_a_stored_report_cannot_be_altered_in_the_database(report):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with as_owner(), pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE compliance_compliancereport SET material_degradation = false")
     with pytest.raises(AppendOnlyError):
         report.delete()

@@ -15,6 +15,7 @@ from compliance.models import AuditEvent
 from drift_app.models import Deployment, TeamMembership
 from goldenset.models import GoldenItem
 from tests import factories
+from tests.base import as_owner
 from tests.goldenset.conftest import make_item
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +116,7 @@ def test_altering_a_trigger_written_event_as_the_owner_breaks_the_chain(personas
     item = make_item(personas.bob)
     GoldenItem.objects.filter(pk=item.pk).update(category="other")
     victim = _events("goldenset.GoldenItem", item.pk)[-1].pk
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE compliance_auditevent DISABLE TRIGGER compliance_auditevent_no_update_delete")
         cursor.execute("UPDATE compliance_auditevent SET after = '{\"category\": \"billing\"}' WHERE id = %s", [victim])
         cursor.execute("ALTER TABLE compliance_auditevent ENABLE TRIGGER compliance_auditevent_no_update_delete")

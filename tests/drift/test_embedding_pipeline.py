@@ -19,6 +19,7 @@ from django.utils import timezone
 from drift_app import embeddings, selectors
 from drift_app.models import ProductionSample
 from tests import factories
+from tests.base import runtime_database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -26,10 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _database_url() -> str:
-    s = connection.settings_dict
-    return f"postgresql://{s['USER']}:{s['PASSWORD'] or ''}@/{s['NAME']}?host={s['HOST']}" + (
-        f"&port={s['PORT']}" if s.get("PORT") else ""
-    )
+    # The worker logs in as the runtime role, as in production (never the suite's owner login).
+    return runtime_database_url()
 
 
 def _flush(redis_url: str) -> None:
@@ -47,7 +46,7 @@ def worker_factory(redis_server, tmp_path):
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "drift_app.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": _database_url(), "DATABASE_OWNER_URL": "",
             "CELERY_BROKER_URL": redis_server,
             **(extra_env or {}),
         }

@@ -74,7 +74,7 @@ def worker(django_db_setup, django_db_blocker, redis_server, tmp_path_factory):
     from tests.drift.test_embedding_pipeline import ROOT
 
     with django_db_blocker.unblock():
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "drift_app.settings.test", "DATABASE_URL": _database_url(),
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "drift_app.settings.test", "DATABASE_URL": _database_url(), "DATABASE_OWNER_URL": "",
                "CELERY_BROKER_URL": redis_server}
     redis.Redis.from_url(redis_server).flushdb()
     log = tmp_path_factory.mktemp("worker") / "worker.log"
