@@ -143,7 +143,8 @@ class Stack:
     pg_port: int = field(default_factory=free_port)
     redis_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
-    pg_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    owner_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    runtime_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
     @property
     def base_url(self) -> str:
@@ -154,13 +155,18 @@ class Stack:
         return self.workdir / "driftdesk.env"
 
     def write_env_file(self) -> None:
+        """The env file as docker/driftdesk.env.example has it, with this stack's ports on 127.0.0.1."""
+        database = f"127.0.0.1:{self.pg_port}/driftdesk"
         values = {
             "SECRET_KEY": secrets.token_urlsafe(40),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "POSTGRES_USER": "driftdesk", "POSTGRES_DB": "driftdesk", "POSTGRES_PASSWORD": self.pg_password,
-            # Placeholders: the host-network override sets the real URLs.
-            "DATABASE_URL": "postgres://unset@127.0.0.1:1/unset",
-            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "CACHE_URL": "redis://127.0.0.1:1/1",
+            "POSTGRES_DB": "driftdesk",
+            "DRIFTDESK_DB_OWNER_ROLE": "driftdesk_owner", "DRIFTDESK_DB_OWNER_PASSWORD": self.owner_password,
+            "DATABASE_OWNER_URL": f"postgres://driftdesk_owner:{self.owner_password}@{database}",
+            "DRIFTDESK_DB_RUNTIME_ROLE": "driftdesk_app", "DRIFTDESK_DB_RUNTIME_PASSWORD": self.runtime_password,
+            "DATABASE_URL": f"postgres://driftdesk_app:{self.runtime_password}@{database}",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "CACHE_URL": f"redis://127.0.0.1:{self.redis_port}/1",
             "WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "1",
             **self.extra_env,
         }
@@ -173,7 +179,7 @@ class Stack:
         return run(cmd, timeout=timeout, check=check, quiet=True, env={
             "DRIFTDESK_ENV_FILE": str(self.env_file), "DRIFTDESK_TAG": "latest",
             "DD_PG_PORT": str(self.pg_port), "DD_REDIS_PORT": str(self.redis_port),
-            "DD_WEB_PORT": str(self.web_port), "DD_PG_PASSWORD": self.pg_password,
+            "DD_WEB_PORT": str(self.web_port),
         })
 
     def up(self, *services: str) -> None:
