@@ -56,6 +56,19 @@ def compose_command() -> list[str] | None:
     return None
 
 
+def compose_v2_command() -> tuple[list[str] | None, str]:
+    """(a Compose v2 command, "") or (None, why not): DRIFTDESK_COMPOSE_V2 when set, else trixie's
+    docker-compose 2.x fetched once into a cache by docker/compose-v2.sh (the system's packages untouched)."""
+    if os.environ.get("DRIFTDESK_COMPOSE_V2"):
+        return shlex.split(os.environ["DRIFTDESK_COMPOSE_V2"]), ""
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        return None, "apt-get and dpkg-deb are needed to fetch Debian's docker-compose 2.x"
+    result = subprocess.run([str(DOCKER / "compose-v2.sh")], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        return None, f"docker/compose-v2.sh failed: {(result.stderr or result.stdout).strip()[-400:]}"
+    return [result.stdout.strip().splitlines()[-1]], ""
+
+
 def unavailable_reason() -> str | None:
     """Why Docker cannot run the stack here, or None when it can (starting dockerd if needed)."""
     if not shutil.which("docker") or not shutil.which("dockerd") and not _engine_up():
@@ -113,7 +126,7 @@ def build() -> float:
     return time.monotonic() - started
 
 
-def _compose_without_ports() -> Path:
+def compose_without_ports() -> Path:
     """docker/compose.yaml without published ports (refused on the host network), next to it so that
     its relative paths still hold. Git-ignored."""
     import yaml
@@ -174,7 +187,7 @@ class Stack:
         self.env_file.chmod(0o600)
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [*compose_command(), "-p", self.project, "-f", str(_compose_without_ports()),
+        cmd = [*compose_command(), "-p", self.project, "-f", str(compose_without_ports()),
                "-f", "docker/compose.hostnet.yaml", *args]
         return run(cmd, timeout=timeout, check=check, quiet=True, env={
             "DRIFTDESK_ENV_FILE": str(self.env_file), "DRIFTDESK_TAG": "latest",
