@@ -21,7 +21,9 @@ retention of January (samples_drop_months: the month's partition dropped, eviden
 Compose part (with Docker, as tests/deploy runs it): the stack with one `embedder`, `--compose-samples`
 samples ingested over HTTP, seconds until the backlog is empty; then a fresh stack with two embedders,
 the same samples. Speedup = one-worker seconds / two-worker seconds. embedded_twice = vector writes
-(counted by a trigger on the samples table) minus samples: 0 when every vector landed once.
+(counted by a trigger on UPDATE OF prompt_embedding, so writing the same vector again counts too) minus
+samples: 0 when every vector landed once. The counter is checked after each stack's run: every sample
+written, and one deliberate rewrite of a stored vector must add one.
 """
 
 from __future__ import annotations
@@ -348,15 +350,16 @@ def compose_part(n: int) -> dict:
                 "print('TOKEN', ingestion_key_create(deployment=d, user=u, name='bench', scopes=['ingest:samples'])[1])\n"
             )).split("TOKEN", 1)[1].split()[0]
             # Every write of a sample's vector is recorded by a trigger (as tests/deploy does): claim renewals
-            # are updates too, so update counters would count them.
+            # are updates too, so update counters would count them. UPDATE OF prompt_embedding fires for every
+            # statement that sets the vector, even to the same value (the encoder is deterministic, so a second
+            # embedding of a sample writes identical values; a "value changed" condition would miss it).
             s.psql(
                 "CREATE TABLE IF NOT EXISTS bench_vector_writes (sample_id bigint NOT NULL);"
                 "GRANT INSERT ON bench_vector_writes TO PUBLIC;"
                 "CREATE OR REPLACE FUNCTION bench_record_vector_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
                 "AS $$ BEGIN INSERT INTO bench_vector_writes VALUES (NEW.id); RETURN NEW; END $$;"
-                "CREATE TRIGGER bench_vector_write AFTER UPDATE ON drift_app_productionsample FOR EACH ROW "
-                "WHEN (OLD.prompt_embedding IS DISTINCT FROM NEW.prompt_embedding) "
-                "EXECUTE FUNCTION bench_record_vector_write();"
+                "CREATE TRIGGER bench_vector_write AFTER UPDATE OF prompt_embedding ON drift_app_productionsample "
+                "FOR EACH ROW WHEN (NEW.prompt_embedding IS NOT NULL) EXECUTE FUNCTION bench_record_vector_write();"
             )
             # Wait until every embedder has loaded its model (its first task would otherwise pay for it).
             time.sleep(20)
@@ -374,10 +377,19 @@ def compose_part(n: int) -> dict:
                     raise RuntimeError("backlog not embedded in 30 minutes")
                 time.sleep(1)
             seconds = time.monotonic() - started
-            updates = int(s.psql("SELECT count(*) FROM bench_vector_writes"))
+            updates, distinct = (int(x) for x in s.psql(
+                "SELECT count(*), count(DISTINCT sample_id) FROM bench_vector_writes").split("|"))
+            samples = int(s.psql("SELECT count(*) FROM drift_app_productionsample"))
+            # The counter itself is checked: one more write of an existing vector (same value) must count.
+            s.psql("UPDATE drift_app_productionsample SET prompt_embedding = prompt_embedding "
+                   "WHERE id = (SELECT min(sample_id) FROM bench_vector_writes)")
+            counter_sees_rewrite = int(s.psql("SELECT count(*) FROM bench_vector_writes")) == updates + 1
+            if samples != n or distinct != n or not counter_sees_rewrite:
+                raise RuntimeError(f"vector-write counter inconsistent: {samples} samples, {distinct} distinct "
+                                   f"written of {n}, counter sees a rewrite: {counter_sees_rewrite}")
             results[workers] = (seconds, updates - n)
             log(f"{workers} embedding worker(s): {n} samples in {seconds:.1f} s ({n / seconds:.1f}/s), "
-                f"{updates - n} extra vector writes")
+                f"{updates} vector writes for {distinct} samples ({updates - n} extra)")
         finally:
             s.down()
     return {

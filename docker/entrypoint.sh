@@ -25,7 +25,13 @@ case "$role" in
     exec celery -A drift_app.celery beat --loglevel "${LOG_LEVEL:-INFO}" \
       --schedule /tmp/celerybeat-schedule "$@" ;;
   migrate)
-    exec python manage.py migrate --noinput "$@" ;;
+    # As the OWNER role (DATABASE_OWNER_URL): the tables it creates are its own; then the runtime role
+    # (DATABASE_URL's user in every other service) gets its least privileges on them (drift_app/dbroles.py).
+    if [ -z "${DATABASE_OWNER_URL:-}" ]; then echo "DATABASE_OWNER_URL must be set for migrate" >&2; exit 1; fi
+    export DATABASE_URL="$DATABASE_OWNER_URL"
+    python manage.py migrate --noinput "$@"
+    # Role names: DRIFTDESK_DB_OWNER_ROLE / DRIFTDESK_DB_RUNTIME_ROLE, as the database image used.
+    exec python manage.py db_roles ;;
   manage)
     exec python manage.py "$@" ;;
   *)

@@ -56,6 +56,19 @@ def compose_command() -> list[str] | None:
     return None
 
 
+def compose_v2_command() -> tuple[list[str] | None, str]:
+    """(a Compose v2 command, "") or (None, why not): DRIFTDESK_COMPOSE_V2 when set, else trixie's
+    docker-compose 2.x fetched once into a cache by docker/compose-v2.sh (the system's packages untouched)."""
+    if os.environ.get("DRIFTDESK_COMPOSE_V2"):
+        return shlex.split(os.environ["DRIFTDESK_COMPOSE_V2"]), ""
+    if not (shutil.which("apt-get") and shutil.which("dpkg-deb")):
+        return None, "apt-get and dpkg-deb are needed to fetch Debian's docker-compose 2.x"
+    result = subprocess.run([str(DOCKER / "compose-v2.sh")], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        return None, f"docker/compose-v2.sh failed: {(result.stderr or result.stdout).strip()[-400:]}"
+    return [result.stdout.strip().splitlines()[-1]], ""
+
+
 def unavailable_reason() -> str | None:
     """Why Docker cannot run the stack here, or None when it can (starting dockerd if needed)."""
     if not shutil.which("docker") or not shutil.which("dockerd") and not _engine_up():
@@ -113,7 +126,7 @@ def build() -> float:
     return time.monotonic() - started
 
 
-def _compose_without_ports() -> Path:
+def compose_without_ports() -> Path:
     """docker/compose.yaml without published ports (refused on the host network), next to it so that
     its relative paths still hold. Git-ignored."""
     import yaml
@@ -143,7 +156,8 @@ class Stack:
     pg_port: int = field(default_factory=free_port)
     redis_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
-    pg_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    owner_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    runtime_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
     @property
     def base_url(self) -> str:
@@ -154,13 +168,18 @@ class Stack:
         return self.workdir / "driftdesk.env"
 
     def write_env_file(self) -> None:
+        """The env file as docker/driftdesk.env.example has it, with this stack's ports on 127.0.0.1."""
+        database = f"127.0.0.1:{self.pg_port}/driftdesk"
         values = {
             "SECRET_KEY": secrets.token_urlsafe(40),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "POSTGRES_USER": "driftdesk", "POSTGRES_DB": "driftdesk", "POSTGRES_PASSWORD": self.pg_password,
-            # Placeholders: the host-network override sets the real URLs.
-            "DATABASE_URL": "postgres://unset@127.0.0.1:1/unset",
-            "CELERY_BROKER_URL": "redis://127.0.0.1:1/0", "CACHE_URL": "redis://127.0.0.1:1/1",
+            "POSTGRES_DB": "driftdesk",
+            "DRIFTDESK_DB_OWNER_ROLE": "driftdesk_owner", "DRIFTDESK_DB_OWNER_PASSWORD": self.owner_password,
+            "DATABASE_OWNER_URL": f"postgres://driftdesk_owner:{self.owner_password}@{database}",
+            "DRIFTDESK_DB_RUNTIME_ROLE": "driftdesk_app", "DRIFTDESK_DB_RUNTIME_PASSWORD": self.runtime_password,
+            "DATABASE_URL": f"postgres://driftdesk_app:{self.runtime_password}@{database}",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "CACHE_URL": f"redis://127.0.0.1:{self.redis_port}/1",
             "WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "1",
             **self.extra_env,
         }
@@ -168,12 +187,12 @@ class Stack:
         self.env_file.chmod(0o600)
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [*compose_command(), "-p", self.project, "-f", str(_compose_without_ports()),
+        cmd = [*compose_command(), "-p", self.project, "-f", str(compose_without_ports()),
                "-f", "docker/compose.hostnet.yaml", *args]
         return run(cmd, timeout=timeout, check=check, quiet=True, env={
             "DRIFTDESK_ENV_FILE": str(self.env_file), "DRIFTDESK_TAG": "latest",
             "DD_PG_PORT": str(self.pg_port), "DD_REDIS_PORT": str(self.redis_port),
-            "DD_WEB_PORT": str(self.web_port), "DD_PG_PASSWORD": self.pg_password,
+            "DD_WEB_PORT": str(self.web_port),
         })
 
     def up(self, *services: str) -> None:

@@ -151,6 +151,39 @@ def test_the_stack_answers_health_and_readiness_without_authentication_and_hides
     assert _metric(stack, "driftdesk_queue_length") is not None
 
 
+def test_the_web_container_connects_as_the_runtime_role_which_cannot_update_the_audit_trail(stack, credentials):
+    # `credentials` made a deployment and keys through the services: the audit trail has events.
+    out = stack.manage("shell", "-c", (
+        "import os\n"
+        "from django.db import connection, transaction\n"
+        "print('OWNER_URL', repr(os.environ.get('DATABASE_OWNER_URL', '')))\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('SELECT current_user, count(*) FROM compliance_auditevent GROUP BY 1')\n"
+        "    print('USER', *c.fetchone())\n"
+        "    for sql in ('UPDATE compliance_auditevent SET action = action', 'DELETE FROM compliance_auditevent',\n"
+        "                'TRUNCATE compliance_auditevent'):\n"
+        "        try:\n"
+        "            with transaction.atomic():\n"
+        "                c.execute(sql)\n"
+        "            print('ALLOWED', sql.split()[0])\n"
+        "        except Exception as exc:\n"
+        "            print('REFUSED', sql.split()[0], exc.__cause__.sqlstate)\n"
+    ))
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("OWNER_URL", "USER")))
+    user, events = lines["USER"].split()
+    assert user == "driftdesk_app" and int(events) > 0, out
+    assert lines["OWNER_URL"] == "''", "the web container must not see the owner's connection"
+    # 42501: insufficient_privilege, refused by the grants before the append-only trigger is reached.
+    refused = sorted(line for line in out.splitlines() if line.startswith(("REFUSED", "ALLOWED")))
+    assert refused == ["REFUSED DELETE 42501", "REFUSED TRUNCATE 42501", "REFUSED UPDATE 42501"], out
+    # Every running service (web, workers, beat) connects as the runtime role; only migrate used the owner.
+    users = set(stack.psql("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'driftdesk' "
+                           "AND backend_type = 'client backend' AND usename <> 'postgres'").split())
+    assert users == {"driftdesk_app"}, users
+    owned = stack.psql("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'drift\\_app\\_%'")
+    assert owned == "driftdesk_owner", owned
+
+
 def test_samples_ingested_over_http_are_embedded_by_the_worker_and_drift_and_a_verdict_run(stack, engineer_token, credentials):
     data = json.loads(CLINC.read_text())
     today = dt.datetime.now(dt.UTC).date()
@@ -206,8 +239,10 @@ def test_a_killed_embeddings_worker_is_restarted_and_every_vector_lands_exactly_
         "CREATE OR REPLACE FUNCTION test_record_vector_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ "
         "BEGIN INSERT INTO test_vector_writes VALUES (NEW.id); RETURN NEW; END $$;"
         "DROP TRIGGER IF EXISTS test_vector_write ON drift_app_productionsample;"
-        "CREATE TRIGGER test_vector_write AFTER UPDATE ON drift_app_productionsample FOR EACH ROW "
-        "WHEN (OLD.prompt_embedding IS DISTINCT FROM NEW.prompt_embedding) EXECUTE FUNCTION test_record_vector_write();"
+        # UPDATE OF prompt_embedding: every statement that writes the vector, even the same vector again
+        # (the encoder is deterministic: a second embedding of a sample writes identical values).
+        "CREATE TRIGGER test_vector_write AFTER UPDATE OF prompt_embedding ON drift_app_productionsample FOR EACH ROW "
+        "WHEN (NEW.prompt_embedding IS NOT NULL) EXECUTE FUNCTION test_record_vector_write();"
     )
     # Six tasks of 100 samples: the worker is killed inside one of them.
     _ingest(stack, credentials["ingest"], _records("burst", rows, dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)),
@@ -229,3 +264,7 @@ def test_a_killed_embeddings_worker_is_restarted_and_every_vector_lands_exactly_
     writes, distinct = (int(x) for x in stack.psql(
         "SELECT count(*), count(DISTINCT sample_id) FROM test_vector_writes").split("|"))
     assert (writes, distinct) == (len(rows), len(rows))
+    # The counter can see a second write: the same vector written again over one sample counts.
+    stack.psql("UPDATE drift_app_productionsample SET prompt_embedding = prompt_embedding "
+               "WHERE id = (SELECT max(sample_id) FROM test_vector_writes)")
+    assert int(stack.psql("SELECT count(*) FROM test_vector_writes")) == len(rows) + 1
