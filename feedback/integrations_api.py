@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from drift_app import services as core_services
 from drift_app.authentication import ingestion_key
-from drift_app.integrations.api import INGESTION_AUTHENTICATION, ingest_limits
+from drift_app.integrations.api import INGESTION_AUTHENTICATION, INGESTION_THROTTLES, ingest_limits
 from drift_app.integrations.langfuse import GENERATION_EVENTS, generation_record, merge_generations
 from drift_app.integrations.otlp import validate
 from drift_app.models import ApiKey
@@ -43,6 +43,7 @@ class HasAnyIngestionKey(BasePermission):
 class _ToolApi(APIView):
     authentication_classes = INGESTION_AUTHENTICATION
     permission_classes = [HasAnyIngestionKey]
+    throttle_classes = INGESTION_THROTTLES
 
     def _body(self, request):
         try:
