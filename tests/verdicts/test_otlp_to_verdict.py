@@ -23,7 +23,7 @@ from verdicts import services as verdict_services
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 T0 = dt.datetime(2026, 9, 7, tzinfo=dt.timezone.utc)  # a Monday
-BASELINE, WINDOW = 700, 200  # the calibration needs ≥ ~600 baseline rows; the window its minimum
+BASELINE, WINDOW = 620, 110  # the calibration needs ≥ ~600 baseline rows; the window its minimum (100)
 
 
 def _nanos(when: dt.datetime) -> int:
@@ -51,7 +51,7 @@ def _export(url: str, key: str, samples, *, start: dt.datetime, spacing: dt.time
 
 
 def test_spans_from_an_otel_exporter_feed_a_baseline_a_drift_run_and_a_verdict(live_server, personas):
-    deployment = factories.deployment(min_window_samples=150, drift_window="weekly")
+    deployment = factories.deployment(min_window_samples=100, drift_window="weekly")
     _, key = ingestion_key_create(deployment=deployment, user=personas.erin, name="otel",
                                   scopes=[ApiKey.Scope.INGEST_SAMPLES])
     # Realistic support traffic of one model version (the demo's first weeks, before any change).
