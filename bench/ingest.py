@@ -253,12 +253,12 @@ def main() -> None:
                 # Fresh texts every round, and an empty in-process cache before the bare timing: both sides must
                 # encode what they are timed on (with a fixed seed, rounds 2+ were served from encode's cache).
                 erecs = records_for(args.embed_samples, prefix=f"emb{rnd}", seed=23 + rnd)
-            # The demo's texts are templated and repeat across rounds: the worker's encode cache (a long-lived
-            # process) would serve rounds 2+ while the bare side starts empty. A per-round, per-record reference
-            # makes every text new to both sides, so both encode all of them.
-            for i, r in enumerate(erecs):
-                r["prompt"] += f" (ref {rnd}-{i})"
-                r["response"] += f" (ref {rnd}-{i})"
+                # The demo's texts are templated and repeat across rounds: the worker's encode cache (a long-lived
+                # process) would serve rounds 2+ while the bare side starts empty. A per-round, per-record
+                # reference makes every text new to both sides, so both encode all of them.
+                for i, rec in enumerate(erecs):
+                    rec["prompt"] += f" (ref {rnd}-{i})"
+                    rec["response"] += f" (ref {rnd}-{i})"
                 texts = [r["prompt"] for r in erecs] + [r["response"] for r in erecs]
                 embeddings._cache.clear()
                 t0 = time.perf_counter()
