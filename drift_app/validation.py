@@ -130,6 +130,13 @@ def _text(rec: dict, name: str, idx, problems: list[Problem], *, max_chars: int,
     return value
 
 
+def checked_text(value: Any, name: str, *, max_chars: int, allow_empty: bool = False) -> tuple[str | None, str | None]:
+    """(value, None) when `value` passes the checks a posted sample's text field gets, else (None, "<name> <problem>")."""
+    problems: list[Problem] = []
+    text = _text({name: value}, name, None, problems, max_chars=max_chars, allow_empty=allow_empty)
+    return (text, None) if not problems else (None, f"{name} {problems[0].problem}")
+
+
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value

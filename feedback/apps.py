@@ -10,6 +10,8 @@ class FeedbackConfig(AppConfig):
         # it, so feedback hands its source to goldenset's registry.
         from goldenset import selectors as golden_selectors
 
-        from . import selectors
+        from . import integrations, selectors
 
         golden_selectors.judge_calibration_source_register("flag labels", selectors.judge_calibration_pairs)
+        # Tool scores that arrived before their trace are applied when its samples are stored.
+        integrations.connect_signals()

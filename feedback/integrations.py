@@ -15,20 +15,28 @@ One flag per sample and key owner: a second negative score on the same answer ch
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from drift_app import selectors as core_selectors
 from drift_app import services as core_services
 from drift_app.models import ApiKey, Deployment, ProductionSample
+from drift_app.signals import samples_created
 from drift_app.validation import parse_scores
 
 from . import selectors
-from .models import Flag, Reason
+from .models import Flag, PendingToolFeedback, Reason
+
+logger = logging.getLogger(__name__)
 
 NEGATIVE_LABELS = {"thumbs_down", "thumbs-down", "thumbsdown", "negative", "bad", "incorrect", "wrong", "no",
                    "false", "unhelpful", "hallucinated", "hallucination", "toxic", "harmful", "👎", "-1"}
@@ -59,10 +67,13 @@ class ToolFeedback:
 
 @dataclass(frozen=True)
 class Applied:
-    sample_id: int
+    sample_id: int | None  # None while held, waiting for its trace
     flag_id: int | None
     flagged: bool
     scores: dict
+    pending_id: int | None = None
+
+
 
 
 def score_name(name: str) -> str:
@@ -93,11 +104,7 @@ def find_sample(*, deployment: Deployment, fb: ToolFeedback) -> ProductionSample
     return sample
 
 
-@transaction.atomic
-def tool_feedback_apply(*, key: ApiKey, fb: ToolFeedback) -> Applied:
-    """Apply one tool score or annotation to the sample it points at (see the module's rule)."""
-    if ApiKey.Scope.INGEST_FEEDBACK not in key.scopes:
-        raise ToolFeedbackError(f"this ingestion key lacks the scope {ApiKey.Scope.INGEST_FEEDBACK!r}", status=403)
+def _check(fb: ToolFeedback) -> None:
     if not fb.name.strip():
         raise ToolFeedbackError("name: is required")
     if fb.value is None and fb.label is None:
@@ -106,13 +113,39 @@ def tool_feedback_apply(*, key: ApiKey, fb: ToolFeedback) -> Applied:
         raise ToolFeedbackError("value: must be a finite number")
     if "\x00" in fb.comment or "\x00" in fb.name or (fb.label and "\x00" in fb.label):
         raise ToolFeedbackError("name, label and comment must not contain NUL characters")
-    deployment = key.deployment
-    sample = find_sample(deployment=deployment, fb=fb)
-    scores = sample.scores
+    if len(fb.name) > 200 or (fb.label and len(fb.label) > 200):
+        raise ToolFeedbackError("name and label must be at most 200 characters")
     if fb.value is not None:
-        parsed, problems = parse_scores({score_name(fb.name): fb.value})
+        _, problems = parse_scores({score_name(fb.name): fb.value})
         if problems:
             raise ToolFeedbackError(f"{problems[0].field}: {problems[0].problem}")
+
+
+@transaction.atomic
+def tool_feedback_apply(*, key: ApiKey, fb: ToolFeedback, hold: bool = True) -> Applied:
+    """Apply one tool score or annotation to the sample it points at (see the module's rule).
+
+    When no sample of its trace exists yet, it is held (`pending_feedback_hold`) and applied on the trace's
+    arrival, unless `hold` is False or holding is off or full (then the 404 names the trace).
+    """
+    if ApiKey.Scope.INGEST_FEEDBACK not in key.scopes:
+        raise ToolFeedbackError(f"this ingestion key lacks the scope {ApiKey.Scope.INGEST_FEEDBACK!r}", status=403)
+    _check(fb)
+    deployment = key.deployment
+    try:
+        sample = find_sample(deployment=deployment, fb=fb)
+    except ToolFeedbackError as exc:
+        if not hold or exc.status != 404 or not (fb.trace_id or fb.span_id):
+            raise
+        return pending_feedback_hold(key=key, fb=fb, not_found=exc)
+    return _apply_to(sample=sample, key=key, fb=fb)
+
+
+def _apply_to(*, sample: ProductionSample, key: ApiKey, fb: ToolFeedback) -> Applied:
+    deployment = key.deployment
+    scores = sample.scores
+    if fb.value is not None:
+        parsed, _ = parse_scores({score_name(fb.name): fb.value})
         scores = core_services.sample_scores_merge(sample=sample, scores=parsed)
     negative, why = _is_negative(fb, selectors.feedback_settings(deployment=deployment).score_flag_thresholds or {})
     if not negative:
@@ -129,6 +162,82 @@ def tool_feedback_apply(*, key: ApiKey, fb: ToolFeedback) -> Applied:
         # One flag per answer and key owner: this answer is already waiting for triage.
         flag = Flag.objects.get(sample=sample, flagged_by=key.user)
     return Applied(sample.id, flag.id, True, scores)
+
+
+# --- Scores that arrive before their trace -------------------------------------------------------------
+
+
+def pending_feedback_hold(*, key: ApiKey, fb: ToolFeedback, not_found: ToolFeedbackError) -> Applied:
+    """Hold a score whose trace has not arrived (bounded in time and count per deployment); else the 404."""
+    seconds, limit = settings.DRIFTDESK_PENDING_FEEDBACK_SECONDS, settings.DRIFTDESK_PENDING_FEEDBACK_MAX
+    if seconds <= 0 or limit <= 0:
+        raise not_found
+    now = timezone.now()
+    held = PendingToolFeedback.objects.filter(deployment=key.deployment)
+    held.filter(expires_at__lte=now).delete()
+    if held.count() >= limit:
+        raise ToolFeedbackError(f"{not_found.message}; {limit} scores of this deployment already wait for their "
+                                "traces (DRIFTDESK_PENDING_FEEDBACK_MAX)", status=404)
+    row = PendingToolFeedback.objects.create(
+        deployment=key.deployment, key=key, tool=fb.tool, name=fb.name, value=fb.value, label=fb.label,
+        comment=fb.comment[:4_000], trace_id=fb.trace_id or "", span_id=fb.span_id or "", received_at=now,
+        expires_at=now + dt.timedelta(seconds=seconds))
+    return Applied(None, None, False, {}, pending_id=row.id)
+
+
+def pending_feedback_apply(*, deployment_id: int, sample_ids: list[int]) -> int:
+    """Apply the held scores that point at these new samples' traces (or spans); returns how many were applied.
+
+    Each held score is taken under a row lock (SKIP LOCKED), applied with its key, and deleted in one
+    transaction: two ingestions of the same trace never apply it twice. Expired ones are dropped.
+    """
+    held = PendingToolFeedback.objects.filter(deployment_id=deployment_id)
+    if not held.exists():
+        return 0
+    external_ids = ProductionSample.objects.filter(id__in=sample_ids, deployment_id=deployment_id).values_list(
+        "external_id", flat=True)
+    traces, spans = set(), set()
+    for external_id in external_ids:
+        trace_id, sep, span_id = external_id.partition(":")
+        if sep:
+            traces.add(trace_id)
+            spans.add(span_id)
+    if not traces:
+        return 0
+    applied = 0
+    with transaction.atomic():
+        now = timezone.now()
+        held.filter(expires_at__lte=now).delete()
+        rows = list(held.filter(Q(trace_id__in=traces) | Q(trace_id="", span_id__in=spans))
+                    .select_related("key__deployment", "key__user").select_for_update(skip_locked=True, of=("self",))
+                    .order_by("received_at", "id"))
+        for row in rows:
+            fb = ToolFeedback(row.tool, row.name, row.value, row.label, row.comment, row.trace_id or None,
+                              row.span_id or None)
+            try:
+                with transaction.atomic():
+                    if row.key.usable():
+                        tool_feedback_apply(key=row.key, fb=fb, hold=False)
+                        applied += 1
+            except ToolFeedbackError as exc:
+                # Its span is not among these samples yet (a trace of several LLM calls): keep waiting.
+                if exc.status == 404:
+                    continue
+                logger.info("held %s score %r dropped: %s", row.tool, row.name, exc.message)
+            row.delete()
+    return applied
+
+
+def _samples_created(sender, *, deployment_id: int, sample_ids: list[int], **kwargs) -> None:
+    try:
+        pending_feedback_apply(deployment_id=deployment_id, sample_ids=sample_ids)
+    except Exception:
+        # The samples are stored; held scores stay held (and expire) rather than failing the ingestion.
+        logger.exception("applying held tool scores failed for deployment %s", deployment_id)
+
+
+def connect_signals() -> None:
+    samples_created.connect(_samples_created, dispatch_uid="feedback_pending_tool_feedback")
 
 
 # --- The shapes ----------------------------------------------------------------------------------

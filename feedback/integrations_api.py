@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from drift_app import services as core_services
 from drift_app.authentication import ingestion_key
-from drift_app.integrations.api import INGESTION_AUTHENTICATION, ingest_limits
+from drift_app.integrations.api import INGESTION_AUTHENTICATION, INGESTION_THROTTLES, ingest_limits
 from drift_app.integrations.langfuse import GENERATION_EVENTS, generation_record, merge_generations
 from drift_app.integrations.otlp import validate
 from drift_app.models import ApiKey
@@ -43,6 +43,7 @@ class HasAnyIngestionKey(BasePermission):
 class _ToolApi(APIView):
     authentication_classes = INGESTION_AUTHENTICATION
     permission_classes = [HasAnyIngestionKey]
+    throttle_classes = INGESTION_THROTTLES
 
     def _body(self, request):
         try:
@@ -88,11 +89,12 @@ class LangfuseIngestionApi(_ToolApi):
         self._generations(key, generations, successes, errors)
         for event in scores:
             try:
-                integrations.tool_feedback_apply(key=key, fb=integrations.langfuse_score(event["body"]))
+                applied = integrations.tool_feedback_apply(key=key, fb=integrations.langfuse_score(event["body"]))
             except integrations.ToolFeedbackError as exc:
                 errors.append({"id": event.get("id"), "status": exc.status, "message": exc.message})
             else:
-                successes.append({"id": event.get("id"), "status": 201})
+                # 202: held until its trace arrives (feedback.integrations.pending_feedback_hold).
+                successes.append({"id": event.get("id"), "status": 202 if applied.pending_id else 201})
         return Response({"successes": successes, "errors": errors}, status=207)
 
     def _generations(self, key, events, successes, errors) -> None:
@@ -176,7 +178,8 @@ class PhoenixSpanAnnotationsApi(_ToolApi):
                     except integrations.ToolFeedbackError as exc:
                         exc.message = f"data[{i}].{exc.message}"
                         raise
-                    out.append({"id": f"flag-{applied.flag_id}" if applied.flag_id else f"sample-{applied.sample_id}"})
+                    out.append({"id": f"flag-{applied.flag_id}" if applied.flag_id else
+                                f"pending-{applied.pending_id}" if applied.pending_id else f"sample-{applied.sample_id}"})
         except integrations.ToolFeedbackError as exc:
             return Response({"detail": exc.message}, status=exc.status)
         return Response({"data": out}, status=200)

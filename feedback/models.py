@@ -197,3 +197,33 @@ class Promotion(models.Model):
 
     def __str__(self) -> str:
         return f"Flag {self.flag_id} -> golden item {self.golden_item_id}"
+
+
+class PendingToolFeedback(models.Model):
+    """A tracing tool's score or annotation that arrived before the trace it points at (SDKs flush scores and
+    traces on separate queues, so a score can win the race). Held for DRIFTDESK_PENDING_FEEDBACK_SECONDS, at
+    most DRIFTDESK_PENDING_FEEDBACK_MAX per deployment, and applied when a sample of its trace is stored
+    (feedback.integrations.pending_feedback_apply); the flag or score it then makes is audited as usual."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+")
+    # The key that sent it: the flag is made by its owner, with its scopes, as if the trace had been there.
+    key = models.ForeignKey("drift_app.ApiKey", on_delete=models.CASCADE, related_name="+")
+    tool = models.CharField(max_length=20)
+    name = models.CharField(max_length=200)
+    value = models.FloatField(null=True, blank=True)
+    label = models.CharField(max_length=200, null=True, blank=True)
+    comment = models.TextField(blank=True)
+    trace_id = models.CharField(max_length=200, blank=True)
+    span_id = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["deployment", "trace_id"], name="pending_feedback_trace"),
+            models.Index(fields=["deployment", "span_id"], name="pending_feedback_span"),
+            models.Index(fields=["expires_at"], name="pending_feedback_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pending {self.tool} score {self.name!r} for trace {self.trace_id or '-'} span {self.span_id or '-'}"

@@ -99,16 +99,27 @@ def golden_review_queue(*, user, team: Team | None = None) -> QuerySet[GoldenIte
     ).order_by("own", "submitted_at", "id")
 
 
+def golden_embedding_counts(*, team: Team | int) -> dict[str, int]:
+    """Items of a team's golden set that are not retired, and how many carry a vector of the current encoder:
+    below `total` while a switch of encoder re-embeds them (goldenset.services.golden_items_reembed)."""
+    items = GoldenItem.objects.filter(team_id=getattr(team, "pk", team)).exclude(status=GoldenItem.Status.RETIRED)
+    return {"total": items.count(),
+            "embedded_current": items.filter(prompt_embedding__isnull=False,
+                                             embedding_model=embeddings.MODEL_NAME).count()}
+
+
 def golden_item_similar(*, item: GoldenItem, limit: int = 5) -> list[tuple[GoldenItem, float]]:
     """Live items of the same team whose prompts are nearest to this one's (pgvector, cosine)."""
     from pgvector.django import CosineDistance
 
-    vector = GoldenItem.objects.filter(pk=item.pk).values_list("prompt_embedding", flat=True).first()
+    vector = (GoldenItem.objects.filter(pk=item.pk, embedding_model=embeddings.MODEL_NAME)
+              .values_list("prompt_embedding", flat=True).first())
     if vector is None:
-        return []
+        return []  # not embedded by the current encoder yet (re-embedding after a switch): nothing comparable
     hits = (GoldenItem.objects.filter(team_id=item.team_id).exclude(pk=item.pk)
             .exclude(status=GoldenItem.Status.RETIRED)
-            .filter(prompt_embedding__isnull=False).annotate(distance=CosineDistance("prompt_embedding", vector))
+            .filter(prompt_embedding__isnull=False, embedding_model=embeddings.MODEL_NAME)
+            .annotate(distance=CosineDistance("prompt_embedding", vector))
             .order_by("distance").defer("prompt_embedding")[:limit])
     return [(h, round(1.0 - float(h.distance), 4)) for h in hits]
 
@@ -122,7 +133,9 @@ def golden_nearest(
     """
     from pgvector.django import CosineDistance
 
-    hits = GoldenItem.objects.filter(team_id=getattr(team, "pk", team), prompt_embedding__isnull=False).select_related("author", "approver")
+    # Vectors of two encoders are never compared: only items embedded by the current one (see golden_embedding_counts).
+    hits = GoldenItem.objects.filter(team_id=getattr(team, "pk", team), prompt_embedding__isnull=False,
+                                     embedding_model=embeddings.MODEL_NAME).select_related("author", "approver")
     hits = hits.filter(status__in=statuses) if statuses else hits.exclude(status=GoldenItem.Status.RETIRED)
     if exclude_pk is not None:
         hits = hits.exclude(pk=exclude_pk)
@@ -263,13 +276,15 @@ def coverage_gaps(
         SELECT s.id, COALESCE((
             SELECT 1 - (g.prompt_embedding <=> s.prompt_embedding) FROM {golden_table} g
             WHERE g.status = 'approved' AND g.prompt_embedding IS NOT NULL AND g.team_id = %s
+              AND g.embedding_model = %s
             ORDER BY g.prompt_embedding <=> s.prompt_embedding LIMIT 1), 0)
         FROM (SELECT id, prompt_embedding FROM {sample_table}
               WHERE deployment_id = %s AND prompt_embedding IS NOT NULL AND embedding_model = %s
               ORDER BY client_timestamp DESC LIMIT %s) s
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [deployment.team_id, deployment.id, embeddings.MODEL_NAME, sample_limit])
+        cursor.execute(sql, [deployment.team_id, embeddings.MODEL_NAME, deployment.id, embeddings.MODEL_NAME,
+                             sample_limit])
         rows = cursor.fetchall()
     nearest = {pk: float(sim) for pk, sim in rows}
     uncovered_ids = sorted(pk for pk, sim in nearest.items() if sim < radius)

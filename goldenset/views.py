@@ -436,7 +436,8 @@ class CoverageView(RoleRequiredMixin, TemplateView):
         if report is None:
             services.coverage_gaps_request(deployment=deployment)
         ctx.update(deployment=deployment, report=report, working=report is None,
-                   can_refresh=has_role(self.request.user, SME, ML_ENGINEER, team=deployment.team_id))
+                   can_refresh=has_role(self.request.user, SME, ML_ENGINEER, team=deployment.team_id),
+                   golden_vectors=selectors.golden_embedding_counts(team=deployment.team_id))
         return ctx
 
     def post(self, request, slug: str):

@@ -16,6 +16,8 @@
   to the audit table, which drift_app's migrations precede.
 """
 
+from importlib import import_module
+
 from django.db import migrations
 
 APPEND_ONLY = """
@@ -125,7 +127,7 @@ $$;
 """
 
 
-# drift_app 0011's function, and after CREATE TABLE: every grant that default privileges gave the new month
+# drift_app 0017's function, and after CREATE TABLE: every grant that default privileges gave the new month
 # (the runtime role's) is taken back.
 _ENSURE = """
 CREATE OR REPLACE FUNCTION drift_app_sample_partitions_ensure(stamps timestamptz[]) RETURNS integer
@@ -145,12 +147,16 @@ BEGIN
                 PERFORM pg_advisory_xact_lock(hashtext('drift_app.sample_partitions'));
                 locked := true;
             END IF;
-            IF to_regclass(name) IS NULL THEN
+            -- to_regclass may still miss a month another session just made (drift_app 0017): duplicate_table
+            -- means that session made it.
+            BEGIN
                 EXECUTE format('CREATE TABLE %I PARTITION OF drift_app_productionsample FOR VALUES FROM (%L) TO (%L)',
                                name, month AT TIME ZONE 'UTC', (month + interval '1 month') AT TIME ZONE 'UTC');
                 __REVOKE__
                 created := created + 1;
-            END IF;
+            EXCEPTION WHEN duplicate_table THEN
+                NULL;
+            END;
         END IF;
     END LOOP;
     RETURN created;
@@ -162,13 +168,14 @@ REVOKE = """FOR grantee IN SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_cl
                     EXECUTE format('REVOKE ALL ON %I FROM %I', name, grantee);
                 END LOOP;"""
 ENSURE = _ENSURE.replace("__REVOKE__", REVOKE)
-ENSURE_BEFORE = _ENSURE.replace("__REVOKE__", "")
+# On the way back: drift_app 0017's version, without the revocation.
+ENSURE_BEFORE = import_module("drift_app.migrations.0017_sample_partitions_ensure_concurrent_create").ENSURE_FUNCTION
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("compliance", "0008_capture_drift_runs_and_baselines"),
-        ("drift_app", "0015_sample_fulltext_search"),
+        ("drift_app", "0017_sample_partitions_ensure_concurrent_create"),
     ]
 
     operations = [

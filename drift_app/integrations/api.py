@@ -8,10 +8,16 @@ the same ingestion service (one multi-row insert, idempotent, embedding queued o
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from .. import services
@@ -19,7 +25,43 @@ from ..authentication import ApiKeyAuthentication, IngestionBasicAuthentication,
 from ..models import ApiKey
 from . import otlp
 
+logger = logging.getLogger(__name__)
+
 INGESTION_AUTHENTICATION = [ApiKeyAuthentication, IngestionBasicAuthentication]
+
+# When Redis is down the limit is counted per process in memory: ingestion keeps working (the samples are what
+# matters) and the limit still holds, only per web process instead of shared.
+_FALLBACK_CACHE = LocMemCache("driftdesk-ingest-throttle", {"MAX_ENTRIES": 10_000})
+
+
+class IngestionKeyRateThrottle(SimpleRateThrottle):
+    """Requests per ingestion key on the tracing-tool endpoints (DRIFTDESK_TRACE_INGEST_RATE, read per request);
+    over it, 429 with Retry-After (DRF), which OTLP exporters and the Langfuse SDK both honour by retrying."""
+
+    scope = "trace_ingest"
+
+    def get_rate(self) -> str:
+        return settings.DRIFTDESK_TRACE_INGEST_RATE
+
+    def get_cache_key(self, request, view) -> str | None:
+        key = getattr(request, "auth", None)
+        if not isinstance(key, ApiKey):
+            return None  # refused by the permission anyway
+        return self.cache_format % {"scope": self.scope, "ident": f"key-{key.pk}"}
+
+    def allow_request(self, request, view) -> bool:
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        try:
+            return super().allow_request(request, view)
+        except RedisError as exc:
+            logger.warning("ingestion rate limit: Redis unavailable (%s); counting in process memory",
+                           type(exc).__name__)
+            self.cache = _FALLBACK_CACHE
+            return super().allow_request(request, view)
+
+
+INGESTION_THROTTLES = [IngestionKeyRateThrottle]
 
 
 class HasIngestionKey(BasePermission):
@@ -58,6 +100,19 @@ class OtlpTracesApi(APIView):
 
     authentication_classes = INGESTION_AUTHENTICATION
     permission_classes = [HasIngestionKey]
+    throttle_classes = INGESTION_THROTTLES
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Throttled):
+            # OTLP/HTTP's throttling answer: 429, Retry-After, and a google.rpc.Status body (8: RESOURCE_EXHAUSTED)
+            # in the request's encoding.
+            as_json = (self.request.content_type or "").split(";")[0].strip().lower() == otlp.JSON
+            wait = max(1, int(exc.wait or 1))
+            message = (f"Rate limit of this ingestion key reached ({settings.DRIFTDESK_TRACE_INGEST_RATE}); "
+                       f"retry in {wait} seconds.")
+            return _binary(*otlp.error_body(message, as_json=as_json, code=8), status=429,
+                           headers={"Retry-After": str(wait)})
+        return super().handle_exception(exc)
 
     @extend_schema(
         request={"application/x-protobuf": bytes, "application/json": dict},
@@ -65,7 +120,8 @@ class OtlpTracesApi(APIView):
                                                     "were rejected); header X-Driftdesk-Ignored-Spans counts "
                                                     "spans that were not LLM calls."),
                    400: OpenApiResponse(description="google.rpc.Status naming the problem."),
-                   413: OpenApiResponse(description="Body (inflated) over DRIFTDESK_MAX_BODY_BYTES.")},
+                   413: OpenApiResponse(description="Body (inflated) over DRIFTDESK_MAX_BODY_BYTES."),
+                   429: OpenApiResponse(description="Over DRIFTDESK_TRACE_INGEST_RATE for this key; Retry-After.")},
     )
     def post(self, request):
         from ..ops import OTLP_SPANS

@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from ..validation import PayloadInvalid, SampleIn, parse_samples
+from ..validation import PayloadInvalid, SampleIn, checked_text, parse_samples, text_problem
 from .messages import Parts, joined, read_messages
 
 PROTOBUF = "application/x-protobuf"
@@ -149,7 +149,14 @@ def any_value(value) -> Any:
 
 
 def attributes(kvs) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in kvs}
+    """The attributes as a plain dict, read once per span (every later lookup is a dict lookup)."""
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        # Strings are nearly every attribute an LLM span carries: read them without any_value's dispatch.
+        out[kv.key] = value.string_value if kind == "string_value" else (any_value(value) if kind else None)
+    return out
 
 
 # --- LLM spans --------------------------------------------------------------------------------------
@@ -258,32 +265,6 @@ class Mapped:
     rejected: list[str] = field(default_factory=list)  # one line per LLM span that could not be stored
 
 
-def _when(nanos: int) -> str | None:
-    if not nanos:
-        return None
-    return dt.datetime.fromtimestamp(nanos / 1e9, tz=dt.timezone.utc).isoformat()
-
-
-def span_record(*, trace_id: str, span_id: str, attrs: dict[str, Any], end_nanos: int, name: str,
-                service: str | None) -> dict:
-    """The JSON ingestion record of one LLM span (validated afterwards like any posted sample)."""
-    ex = extract(attrs)
-    record = {
-        "external_id": f"{trace_id}:{span_id}",
-        "prompt": ex.prompt,
-        "response": ex.response,
-        "timestamp": _when(end_nanos),
-        "metadata": {k: v for k, v in {"source": f"otlp/{ex.source or 'unknown'}", "trace_id": trace_id,
-                                        "span_id": span_id, "span_name": name[:200],
-                                        "service_name": service}.items() if v},
-    }
-    if ex.prompt_system:
-        record["prompt_system"] = ex.prompt_system
-    if ex.model:
-        record["model_version"] = ex.model[:200]
-    return record
-
-
 def validate(records: list[dict], labels: list[str], *, default_model_version: str, max_batch: int,
              max_prompt_chars: int, max_response_chars: int) -> tuple[list[SampleIn], list[tuple[str, str]]]:
     """Validate records like the JSON API does; (valid records, (label, problem) per refused one)."""
@@ -313,29 +294,87 @@ def validate(records: list[dict], labels: list[str], *, default_model_version: s
     return accepted, refused
 
 
-def map_request(request: ExportTraceServiceRequest, **limits) -> Mapped:
+def _moment(nanos: int) -> dt.datetime | None:
+    try:
+        return _EPOCH + dt.timedelta(microseconds=nanos // 1000)
+    except OverflowError:
+        return None
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def span_sample(*, trace_id: str, span_id: str, attrs: dict[str, Any], end_nanos: int, name: str,
+                service: str | None, default_model_version: str, max_prompt_chars: int,
+                max_response_chars: int) -> tuple[SampleIn | None, str | None]:
+    """(the sample of one LLM span, None) or (None, its first problem in words).
+
+    The same checks as the JSON API's `parse_samples` on the same fields (required, text, length, time), made
+    directly on the span's values: going through a JSON-shaped record and parsing it back (an ISO time string
+    written and read again, a recursive walk of metadata whose shape is fixed here) cost more than the rest
+    of the conversion (bench/ingest.py, otlp_spans_per_s).
+    """
+    ex = extract(attrs)
+    prompt, problem = checked_text(ex.prompt, "prompt", max_chars=max_prompt_chars)
+    if problem:
+        return None, problem
+    response, problem = checked_text(ex.response, "response", max_chars=max_response_chars, allow_empty=True)
+    if problem:
+        return None, problem
+    system, problem = checked_text(ex.prompt_system, "prompt_system", max_chars=max_prompt_chars, allow_empty=True)
+    if problem:
+        return None, problem
+    model_version, problem = checked_text(ex.model[:200] if ex.model else default_model_version, "model_version",
+                                          max_chars=200)
+    if problem:
+        return None, problem
+    when = _moment(end_nanos) if end_nanos else None
+    if when is None:
+        return None, "timestamp is required: the span has no end or start time" if not end_nanos \
+            else "timestamp falls outside the years 1 to 9999 in UTC"
+    metadata = {k: v for k, v in {"source": f"otlp/{ex.source or 'unknown'}", "trace_id": trace_id,
+                                  "span_id": span_id, "span_name": name[:200], "service_name": service}.items()
+                if v}
+    for key, value in metadata.items():
+        problem = text_problem(value)
+        if problem:
+            return None, f"metadata.{key} {problem}"
+    return SampleIn(f"{trace_id}:{span_id}", prompt, response, model_version, when, metadata, {}, system), None
+
+
+def map_request(request: ExportTraceServiceRequest, *, default_model_version: str, max_batch: int,
+                max_prompt_chars: int, max_response_chars: int) -> Mapped:
+    """The LLM spans of an export request as samples (one per span id; a repeated span id keeps the first)."""
     out = Mapped()
-    records: list[dict] = []
-    labels: list[str] = []
+    seen: set[str] = set()
+    limits = dict(default_model_version=default_model_version, max_prompt_chars=max_prompt_chars,
+                  max_response_chars=max_response_chars)
     for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
-        service = resource.get("service.name")
+        service = None
+        for kv in resource_spans.resource.attributes:
+            if kv.key == "service.name":
+                service = str(any_value(kv.value))
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 attrs = attributes(span.attributes)
                 if not is_llm_span(attrs):
                     out.ignored += 1
                     continue
-                trace_id, span_id = span.trace_id.hex(), span.span_id.hex()
+                raw_trace, raw_span = span.trace_id, span.span_id
+                span_id = raw_span.hex()
                 label = f"span {span_id or '(no id)'}"
-                if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                if len(raw_trace) != 16 or len(raw_span) != 8:
                     out.rejected.append(f"{label}: trace_id must be 16 bytes and span_id 8 bytes")
                     continue
-                records.append(span_record(trace_id=trace_id, span_id=span_id, attrs=attrs,
-                                           end_nanos=span.end_time_unix_nano or span.start_time_unix_nano,
-                                           name=span.name, service=str(service) if service else None))
-                labels.append(label)
-    accepted, refused = validate(records, labels, **limits)
-    out.records = accepted
-    out.rejected.extend(f"{label}: {problem}" for label, problem in refused)
+                trace_id = raw_trace.hex()
+                sample, problem = span_sample(trace_id=trace_id, span_id=span_id, attrs=attrs,
+                                              end_nanos=span.end_time_unix_nano or span.start_time_unix_nano,
+                                              name=span.name, service=service, **limits)
+                if problem:
+                    out.rejected.append(f"{label}: {problem}")
+                elif sample.external_id in seen:
+                    out.rejected.append(f"{label}: external_id duplicates another span of this request")
+                else:
+                    seen.add(sample.external_id)
+                    out.records.append(sample)
     return out

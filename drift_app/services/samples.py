@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .. import embeddings, partitions, pgbinary
+from .. import embeddings, partitions, pgbinary, signals
 from ..models import Deployment, ProductionSample
 from ..validation import SampleIn
 
@@ -127,6 +127,9 @@ def samples_ingest(*, deployment: Deployment, records: list[SampleIn]) -> Ingest
         from ..tasks import embed_samples_task
 
         transaction.on_commit(lambda: SAMPLES_INGESTED.inc(len(new_ids)))
+        # Listeners (tool scores held until their trace arrives) must not fail an ingestion that is stored.
+        transaction.on_commit(lambda: signals.samples_created.send_robust(
+            sender=ProductionSample, deployment_id=deployment.id, sample_ids=new_ids))
 
         # robust: if the broker is down the samples are stored all the same; the backfill embeds them.
         transaction.on_commit(lambda: embed_samples_task.delay(new_ids), robust=True)

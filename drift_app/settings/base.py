@@ -325,6 +325,15 @@ DRIFTDESK_FLAG_RATE = env.str("DRIFTDESK_FLAG_RATE", default="60/hour")
 if not __import__("re").fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", DRIFTDESK_FLAG_RATE):
     raise ImproperlyConfigured(f"DRIFTDESK_FLAG_RATE must look like 60/hour, got {DRIFTDESK_FLAG_RATE!r}")
 
+# Tracing-tool ingestion (OTLP, Langfuse, Phoenix; drift_app/integrations, feedback/integrations*): requests per
+# ingestion key (DRF rate syntax), over which a 429 with Retry-After answers; and how long and how many scores
+# that arrive before their trace are held per deployment (0 seconds: refused with 404, as before).
+DRIFTDESK_TRACE_INGEST_RATE = env.str("DRIFTDESK_TRACE_INGEST_RATE", default="600/minute")
+if not __import__("re").fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", DRIFTDESK_TRACE_INGEST_RATE):
+    raise ImproperlyConfigured(f"DRIFTDESK_TRACE_INGEST_RATE must look like 600/minute, got {DRIFTDESK_TRACE_INGEST_RATE!r}")
+DRIFTDESK_PENDING_FEEDBACK_SECONDS = _int("DRIFTDESK_PENDING_FEEDBACK_SECONDS", 3600, minimum=0)
+DRIFTDESK_PENDING_FEEDBACK_MAX = _int("DRIFTDESK_PENDING_FEEDBACK_MAX", 10_000, minimum=0)
+
 # --- Alerts (code red: e-mail + Slack-compatible webhook) ---------------------------------------
 DRIFTDESK_ALERT_EMAILS = env.list("DRIFTDESK_ALERT_EMAILS", default=[])
 DRIFTDESK_ALERT_WEBHOOK_URL = env.str("DRIFTDESK_ALERT_WEBHOOK_URL", default="")

@@ -56,6 +56,7 @@ from .items import (
     golden_item_submit,
     golden_item_update,
     golden_items_approve,
+    golden_items_reembed,
 )
 from .runs import (
     eval_run_create,
@@ -68,6 +69,7 @@ from .runs import (
 from .versions import golden_version_create
 
 __all__ = [
+    "golden_items_reembed",
     "EvalReapResult", "RetryRefused", "eval_run_claim", "eval_run_retry",
     "eval_runs_reap",
     "schedule_tick",

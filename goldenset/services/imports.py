@@ -145,7 +145,8 @@ def _nearest_existing(vector: np.ndarray, *, team: Team) -> tuple[GoldenItem | N
     from pgvector.django import CosineDistance
 
     hit = (
-        GoldenItem.objects.filter(team=team).exclude(status=Status.RETIRED).filter(prompt_embedding__isnull=False)
+        GoldenItem.objects.filter(team=team).exclude(status=Status.RETIRED)
+        .filter(prompt_embedding__isnull=False, embedding_model=embeddings.MODEL_NAME)
         .annotate(distance=CosineDistance("prompt_embedding", vector)).order_by("distance")
         .only("id", "prompt").first()
     )

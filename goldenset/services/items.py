@@ -86,6 +86,30 @@ def _embed_items(items: list[GoldenItem]) -> None:
         item.embedding_model = embeddings.MODEL_NAME
 
 
+def golden_items_reembed(*, batch: int = 256, cap: int = 5_000) -> int:
+    """Embed, with the current encoder, up to `cap` items whose vector is missing or from another encoder.
+
+    Run by a periodic task (and again at once while work remains), like the samples' backfill after a switch of
+    encoder (DRIFTDESK_ENCODER): until an item is re-embedded, coverage and near-duplicate queries leave it out
+    rather than compare vectors of two encoders. Only the vector columns change (update_fields), which the
+    audit trail does not track. Each batch is claimed FOR UPDATE SKIP LOCKED, so two workers never embed the
+    same item twice. Returns how many items were embedded.
+    """
+    done = 0
+    while done < cap:
+        with transaction.atomic():
+            items = list(GoldenItem.objects.exclude(embedding_model=embeddings.MODEL_NAME, prompt_embedding__isnull=False)
+                         .select_for_update(skip_locked=True).only("id", "prompt").order_by("id")[:min(batch, cap - done)])
+            if not items:
+                break
+            _embed_items(items)
+            GoldenItem.objects.bulk_update(items, ["prompt_embedding", "embedding_model"])
+        done += len(items)
+    if done:
+        logger.info("re-embedded %d golden items with %s", done, embeddings.MODEL_NAME)
+    return done
+
+
 @transaction.atomic
 def golden_item_create(
     *, author, prompt: str, reference_answer: str, category: str, reason: str, tags: list[str] | None = None,

@@ -242,3 +242,29 @@ def test_a_key_ingests_only_into_its_own_deployment(deployment, key):
     other = factories.deployment()
     assert _post(_protobuf(GENAI_CURRENT), key).status_code == 200
     assert not ProductionSample.objects.filter(deployment=other).exists()
+
+
+def test_a_prompt_with_a_nul_character_is_rejected_naming_the_field(deployment, key):
+    bad = {"name": "chat", "attributes": {**GENAI_CURRENT["attributes"], "gen_ai.input.messages": json.dumps(
+        [{"role": "user", "parts": [{"type": "text", "content": "reset\x00password"}]}])}}
+    answer = ExportTraceServiceResponse.FromString(_post(_protobuf(bad, GENAI_CURRENT), key).content)
+    assert answer.partial_success.rejected_spans == 1
+    assert "prompt must not contain NUL" in answer.partial_success.error_message
+    assert ProductionSample.objects.filter(deployment=deployment).count() == 1
+
+
+def test_a_span_sent_twice_in_one_request_is_stored_once_and_the_copy_rejected(deployment, key):
+    request = encode_spans(_spans(GENAI_CURRENT))
+    request.resource_spans[0].scope_spans[0].spans.append(request.resource_spans[0].scope_spans[0].spans[0])
+    answer = ExportTraceServiceResponse.FromString(_post(request.SerializeToString(), key).content)
+    assert answer.partial_success.rejected_spans == 1
+    assert "duplicates" in answer.partial_success.error_message
+    assert ProductionSample.objects.filter(deployment=deployment).count() == 1
+
+
+def test_the_span_end_time_is_the_sample_time_to_the_microsecond(deployment, key):
+    spans = _spans(GENAI_CURRENT)
+    _post(encode_spans(spans).SerializeToString(), key)
+    sample = ProductionSample.objects.get(deployment=deployment)
+    micros = spans[0].end_time // 1000
+    assert int(sample.client_timestamp.timestamp()) * 1_000_000 + sample.client_timestamp.microsecond == micros

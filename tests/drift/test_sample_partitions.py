@@ -223,3 +223,43 @@ def test_two_requests_racing_with_one_external_id_in_different_months_store_it_o
     assert ProductionSample.objects.filter(deployment=deployment, external_id__startswith="e").count() == 20
     first, second = ({s.external_id: s.id for s in r.samples} for r in results)
     assert first == second
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sessions_creating_the_same_new_month_at_once_both_succeed():
+    # Found by bench/ingest.py: two ingestion requests needing one missing month; the second waited for the
+    # first's lock, then still saw the month as missing and failed with "relation … already exists" (a 500).
+    import threading
+    import time
+
+    import psycopg
+
+    from tests.drift.test_embedding_pipeline import _database_url
+
+    month = "drift_app_productionsample_p2019_03"
+    stamp = dt.datetime(2019, 3, 14, tzinfo=UTC)
+    first = psycopg.connect(_database_url())
+    second = psycopg.connect(_database_url())
+    outcome: list = []
+    try:
+        first.execute("SELECT drift_app_sample_partitions_ensure(%s::timestamptz[])", [[stamp]])  # holds the lock
+
+        def other():
+            try:
+                created = second.execute("SELECT drift_app_sample_partitions_ensure(%s::timestamptz[])",
+                                         [[stamp]]).fetchone()[0]
+                second.commit()
+                outcome.append(created)
+            except Exception as exc:  # surfaced by the assertion below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        time.sleep(0.5)  # the second session is now waiting for the first one's lock
+        first.commit()
+        thread.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert outcome == [0]  # the month was made once, by the first session
+    assert _table_oid(month) is not None

@@ -234,4 +234,21 @@ def test_the_langfuse_sdk_traces_and_scores_into_driftdesk(openai_restored, live
         _ask(client)
     langfuse.flush()
     assert ProductionSample.objects.filter(deployment=deployment).count() == 2  # a second call is a second sample
+
+    # The SDK's own order when a user votes while the request still runs: the score is flushed while no span
+    # of its trace has ended, so it reaches Driftdesk first; it is held and applied when the trace lands.
+    # (In this test, not a second one: a second Langfuse client in the process exports nothing after the
+    # first one's shutdown, the SDK's OpenTelemetry provider being process-wide.)
+    with langfuse.start_as_current_observation(name="support-request", as_type="span") as root:
+        langfuse.create_score(name="user_feedback", value=0, data_type="BOOLEAN", trace_id=root.trace_id,
+                              comment="score first")
+        langfuse.flush()
+        assert ProductionSample.objects.filter(deployment=deployment).count() == 2
+        _ask(client)
+    langfuse.flush()
+    late = ProductionSample.objects.get(deployment=deployment, external_id__startswith=f"{root.trace_id}:")
+    assert "score first" in Flag.objects.get(sample=late).comment
+    late.refresh_from_db()
+    assert late.scores == {"user_feedback": 0.0}
     langfuse.shutdown()
+
