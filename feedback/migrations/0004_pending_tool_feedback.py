@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('drift_app', '0016_sample_partitions_ensure_concurrent_create'),
+        ('drift_app', '0017_sample_partitions_ensure_concurrent_create'),
         ('feedback', '0003_feedback_score_flag_thresholds'),
     ]
 
