@@ -91,4 +91,18 @@ BEGIN
   END LOOP;
 END
 $parts$;
+
+-- The functions that run with the owner's rights (month partitions made and dropped): the runtime role may
+-- call them, nobody else (PostgreSQL grants EXECUTE to PUBLIC by default).
+DO $definer$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT p.oid::regprocedure::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'public' AND p.prosecdef
+  LOOP
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', r.name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO {runtime}', r.name);
+  END LOOP;
+END
+$definer$;
 """

@@ -96,19 +96,33 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   m timestamp := date_trunc('month', month AT TIME ZONE 'UTC');
   name text := 'drift_app_productionsample_p' || to_char(date_trunc('month', month AT TIME ZONE 'UTC'), 'YYYY_MM');
-  total bigint; k bigint := 0; actor jsonb;
+  total bigint; k bigint := 0; missing bigint; actor jsonb;
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = to_regclass(name)
                  AND i.inhparent = 'drift_app_productionsample'::regclass) THEN
     RAISE EXCEPTION 'no month partition % of drift_app_productionsample', name;
   END IF;
   EXECUTE format('SELECT count(*) FROM %I', name) INTO total;
-  IF cardinality(keep) > 0 THEN
+  -- The caller names what to keep; the database checks it names every sample of the month that is evidence
+  -- (the references drift_app 0016's delete guard checks), so a wrong list drops no evidence.
+  EXECUTE format($q$SELECT count(*) FROM (
+      SELECT sample_id AS id FROM feedback_flag
+      UNION SELECT sample_id FROM feedback_promotion
+      UNION SELECT source_sample_id FROM goldenset_goldenitem WHERE source_sample_id IS NOT NULL
+      UNION SELECT unnest(sample_ids) FROM drift_app_baseline WHERE is_active
+    ) r WHERE r.id <> ALL($1) AND EXISTS (SELECT FROM %I s WHERE s.id = r.id)$q$, name)
+    INTO missing USING COALESCE(keep, '{}'::bigint[]);
+  IF missing > 0 THEN
+    RAISE EXCEPTION 'month % holds % evidence samples missing from the list to keep: not dropped',
+        to_char(m, 'YYYY-MM'), missing
+      USING ERRCODE = 'foreign_key_violation', HINT = 'Retention keeps every evidence sample of a month it drops.';
+  END IF;
+  IF COALESCE(cardinality(keep), 0) > 0 THEN
     EXECUTE format('CREATE TEMP TABLE _kept_samples ON COMMIT DROP AS SELECT * FROM %I WHERE id = ANY($1)', name)
       USING keep;
   END IF;
   EXECUTE format('DROP TABLE %I', name);
-  IF cardinality(keep) > 0 THEN
+  IF COALESCE(cardinality(keep), 0) > 0 THEN
     PERFORM drift_app_sample_partitions_ensure(ARRAY[m AT TIME ZONE 'UTC']);
     INSERT INTO drift_app_productionsample SELECT * FROM _kept_samples;
     GET DIAGNOSTICS k = ROW_COUNT;

@@ -99,3 +99,33 @@ def test_the_runtime_role_cannot_delete_from_a_month_table_around_the_parents_tr
         with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM drift_app_productionsample_p{month}")
     assert ProductionSample.objects.filter(deployment=deployment).count() == 3
+
+
+def test_the_drop_function_refuses_a_keep_list_that_leaves_out_evidence(personas):
+    from feedback.services import flag_create
+
+    deployment = factories.deployment()
+    flagged, plain = _samples(deployment, 2, start=dt.datetime(2017, 4, 10, tzinfo=UTC), prefix="k")
+    flag_create(sample=flagged, user=personas.alice, reason="incorrect", comment="wrong price")
+    for keep in ("ARRAY[]::bigint[]", "NULL", f"ARRAY[{plain.id}]::bigint[]"):
+        with pytest.raises(DatabaseError, match="evidence samples missing"), transaction.atomic(), \
+                connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM drift_app_sample_month_drop('2017-04-01T00:00Z', {keep})")
+    assert ProductionSample.objects.filter(deployment=deployment).count() == 2
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # as retention does: no deferred check pending on the month
+        cursor.execute(f"SELECT dropped, kept FROM drift_app_sample_month_drop('2017-04-01T00:00Z', ARRAY[{flagged.id}])")
+        assert cursor.fetchone() == (1, 1)
+    assert list(ProductionSample.objects.filter(deployment=deployment).values_list("id", flat=True)) == [flagged.id]
+
+
+def test_only_the_runtime_role_may_call_the_functions_that_run_with_the_owners_rights():
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE'),
+                                 has_function_privilege(current_user, p.oid, 'EXECUTE')
+                          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                          WHERE n.nspname = 'public' AND p.prosecdef ORDER BY 1""")
+        rows = cursor.fetchall()
+    assert {name for name, _, _ in rows} >= {"drift_app_sample_month_drop", "drift_app_sample_partitions_ensure"}
+    assert [(name, public, runtime) for name, public, runtime in rows if public or not runtime] == []
