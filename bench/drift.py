@@ -378,7 +378,7 @@ def measure(data: dict, vectors: dict, domains: dict, template_vectors: np.ndarr
         judge_g = Judge(stats, gaussian, np.arange(BASELINE), seed=b)
         flags["synthetic"].append(judge_g.judge(draw(rng, np.arange(BASELINE, BASELINE + 20_000), WINDOW, per)).combined_drifted)
         log(f"baseline {b + 1}/{args.baselines} done in {time.perf_counter() - started:.0f} s: "
-            + ", ".join(f"{k} {np.mean(np.concatenate(v)):.3f}" for k, v in {**flags, **ours}.items()))
+            + ", ".join(f"{k} {np.mean(np.concatenate(v)):.3f}" for k, v in {**flags, **ours}.items() if v))
 
     flags["templated"] = templated_false_alarms(stats, everything, pool_rows, template_rows, args)
     evidently_spec["everything"] = everything

@@ -89,8 +89,11 @@ def grid_sizes(max_window_size: int, unit: int = 1) -> np.ndarray:
         raise ValueError(f"the baseline's pool allows windows of at most {max_window_size} (< {MIN_WINDOW_SIZE})")
     steps = max(1, int(math.ceil(math.log(max_window_size / MIN_WINDOW_SIZE) / math.log(GRID_RATIO))))
     sizes = np.round(np.geomspace(MIN_WINDOW_SIZE, max_window_size, steps + 1) / unit) * unit
+    # Every size a multiple of the unit (calibration windows are whole units): the smallest is
+    # MIN_WINDOW_SIZE rounded up to one (below it, thresholds hold the first size's values).
+    sizes = np.maximum(sizes, math.ceil(MIN_WINDOW_SIZE / unit) * unit)
     sizes[-1] = (max_window_size // unit) * unit
-    return np.unique(np.clip(sizes, MIN_WINDOW_SIZE, None).astype(np.int64))
+    return np.unique(sizes.astype(np.int64))
 
 
 def check_false_alarm_rate(false_alarm_rate: float, *, n_grid: int | None = None) -> None:
