@@ -61,7 +61,17 @@ def log(*parts: object) -> None:
 
 
 def peak_mb() -> float:
-    # ru_maxrss is in KiB on Linux: the whole process's resident peak, BLAS buffers included.
+    """This program's resident peak in MB, BLAS buffers included.
+
+    VmHWM (Linux) starts afresh at exec; ru_maxrss does not: a worker forked from the driver
+    reported the driver's own peak (985 MB for every worker in the run of 29 Nov 2026).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
