@@ -109,6 +109,8 @@ class FittedBaseline:
             "rff": self.pool_rff_sum,
             "pcs": self.pool_pcs_sum,
             "novel": self.pool_novel_count,
+            # Rows beyond the novelty radius (novel_beyond_radius), from the stored distances.
+            "novel_count": np.array([float(np.sum(novel_beyond_radius(self, self.holdout_distances)))]),
         }
         total = totals.get(key)
         return None if total is None else np.asarray(total, dtype=np.float64).reshape(1, -1)
@@ -356,6 +358,21 @@ def fit_baseline(
         pool_pcs_sum=pool_pcs.sum(axis=0, dtype=np.float64),
         pool_novel_count=np.array([float(np.sum(novelty_weight_band(novelty_band, pool_distances), dtype=np.float64))]),
     )
+
+
+# Relative margin beyond the novelty radius before a row counts as novel (see novel_beyond_radius).
+NOVEL_RADIUS_MARGIN = 1e-5
+
+
+def novel_beyond_radius(fitted: FittedBaseline, distances: np.ndarray) -> np.ndarray:
+    """1 where a distance to the nearest centroid lies beyond the novelty radius, else 0 (float32).
+
+    A row at the radius itself (copies of a text whose distance set the radius, recomputed in
+    another batch within float rounding) counts as not novel: the relative margin keeps one text's
+    copies on one side wherever they are computed.
+    """
+    limit = fitted.novelty_radius * (1.0 + NOVEL_RADIUS_MARGIN)
+    return (np.asarray(distances, dtype=np.float64) > limit).astype(np.float32)
 
 
 def novelty_weight(fitted: FittedBaseline, distance: np.ndarray) -> np.ndarray:

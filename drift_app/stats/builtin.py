@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
+from scipy import sparse, stats
 
 from . import distances
+from .baseline import novel_beyond_radius
 from .registry import Statistic, WindowBatch, register
 from .results import SEED_JS_BAND
 
@@ -78,22 +79,29 @@ def mean_shift(batch: WindowBatch) -> np.ndarray:
 
 
 def novel_excess(batch: WindowBatch) -> np.ndarray:
-    """Two-proportion z of the window's share of novel vectors against its reference's.
+    """The window's count of novel vectors against its reference's, as an exact conditional z.
 
-    A difference, like every other statistic (the pool's own novel share differs from the
-    population's by sampling error; only window-against-reference cancels it), and standardised
-    with the pooled share: a count's spread grows with its level, so a raw difference would be
-    calibrated on the pool's level while a production window's offset moves the other way, and the
-    false-alarm rate would drift above its promise. The z is ~N(0, 1) whatever the level.
+    Under no drift the window's and the reference's rows are exchangeable, so given the total
+    count s of novel rows among the window's n and the reference's m, the window's count is
+    hypergeometric (s of n + m, n drawn), however the reference happens to sit. Its randomised
+    p-value P(H > x) + U P(H = x) is then exactly uniform, and z = Phi^-1(1 - p) exactly N(0, 1),
+    at every window size, in calibration (window and reference split the pool) and in production
+    (a fresh window against the pool minus n rows) alike. A z from the pooled share was not: its
+    distribution depends on s, which is the pool's fixed total in every calibration replicate but
+    moves with each production window, and with about 1% of rows novel the counts are small and
+    skewed; with templated traffic (novel rows only among its 10% unique texts) it raised 2.5%
+    false alarms at a nominal 1% for windows of a third of the pool.
     """
-    window_novel, reference_novel = batch.sums("novel", lambda table: table.novel)
+    window_novel, reference_novel = batch.sums(
+        "novel_count", lambda table: novel_beyond_radius(batch.fitted, table.novelty_distance)[:, None]
+    )
     n, m = batch.window_size, batch.reference_size
-    # The count is discrete: a uniform fraction of one count (seeded) makes it continuous, so a
-    # threshold interpolated between grid sizes keeps its rate; the share is off by under 1/n.
-    window = window_novel[:, 0] + batch.rng.random(batch.n_windows)
-    reference = reference_novel[:, 0]
-    pooled = np.clip((window + reference) / (n + m), 0.5 / (n + m), 1.0 - 0.5 / (n + m))
-    return (window / n - reference / m) / np.sqrt(pooled * (1.0 - pooled) * (1.0 / n + 1.0 / m))
+    window = np.rint(window_novel[:, 0])
+    total = window + np.rint(reference_novel[:, 0])
+    above = stats.hypergeom.sf(window, n + m, total, n)
+    at = stats.hypergeom.pmf(window, n + m, total, n)
+    p_value = np.clip(above + batch.rng.random(batch.n_windows) * at, 1e-300, 1.0)
+    return stats.norm.isf(p_value)
 
 
 register(Statistic(
@@ -125,7 +133,8 @@ register(Statistic(
 ))
 register(Statistic(
     name="novel_excess", label="New-topic excess (z)", value_format="{:.2f}", compute=novel_excess,
-    description="Two-proportion z of the window's share of vectors beyond the baseline's 99th-percentile novelty "
-                "radius (prompts in clusters never seen) against the baseline reference's share; drift above its "
-                "calibrated threshold. The share itself is reported beside it for retraining advice.",
+    description="Exact conditional z (hypergeometric, randomised) of the window's count of vectors beyond the "
+                "baseline's 99th-percentile novelty radius (prompts in clusters never seen) against the baseline "
+                "reference's count; drift above its calibrated threshold. The share itself is reported beside it "
+                "for retraining advice.",
 ))

@@ -58,6 +58,41 @@ class UnitDraw:
         )
         self.rank = rng.permuted(np.tile(np.arange(n_units, dtype=np.int32), (n_windows, 1)), axis=1)
         self._unit_sums: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._window_sums: dict[str, tuple[int, np.ndarray]] = {}
+
+    @property
+    def order(self) -> np.ndarray:
+        """(replicates, units): each replicate's units in window order (the inverse of ``rank``)."""
+        if not hasattr(self, "_order"):
+            self._order = np.argsort(self.rank, axis=1).astype(np.int32)
+        return self._order
+
+    def window_sums(self, key: str, window_size: int) -> np.ndarray:
+        """(replicates, F) float64 sums over each replicate's window of ``window_size`` rows.
+
+        Windows are nested (a larger one adds units to a smaller one), so grid sizes asked in
+        increasing order cost one sparse product over the *added* units each: a whole grid reads
+        every unit of the largest window once, instead of one dense (replicates x all units)
+        product per size (the same sums up to float rounding).
+        """
+        if window_size % self.unit:
+            raise ValueError(f"calibration window size {window_size} is not a multiple of the unit ({self.unit} rows)")
+        k = window_size // self.unit
+        by_unit = self._unit_sums[key][0]
+        done, sums = self._window_sums.get(key, (0, None))
+        if sums is None or done > k:
+            done, sums = 0, np.zeros((self.rank.shape[0], by_unit.shape[1]))
+        else:
+            sums = sums.copy()
+        if k > done:
+            added = self.order[:, done:k]
+            step = sparse.csr_matrix(
+                (np.ones(added.size, dtype=np.float32), added.ravel(), np.arange(0, added.size + 1, k - done)),
+                shape=(self.rank.shape[0], by_unit.shape[0]),
+            )
+            sums += step @ by_unit
+        self._window_sums[key] = (k, sums)
+        return sums
 
     def unit_sums(self, key: str, per_row: Callable[[], object]) -> tuple[np.ndarray, np.ndarray]:
         """((units, F) float32 sums per unit, (1, F) float64 pool total), computed once per key."""
@@ -154,10 +189,10 @@ class WindowBatch:
 
         def compute():
             if self.units is not None:
-                by_unit, total = self.units.unit_sums(
+                _, total = self.units.unit_sums(
                     key, lambda: per_row(self.features) if callable(per_row) else per_row
                 )
-                window = (self._indicator @ by_unit).astype(np.float64)
+                window = self.units.window_sums(key, self.window_size)
                 return window, total - window
             rows = per_row(self.features) if callable(per_row) else per_row
             total = self.fitted.pool_total(key)

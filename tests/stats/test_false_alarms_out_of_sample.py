@@ -19,8 +19,8 @@ RATE = 0.01
 # windows each keep the binomial interval honest (100 x 10 = 1,000 fresh null windows).
 N_BASELINES = 100
 WINDOWS_PER_BASELINE = 10
-WINDOW = 160  # between grid sizes (97 and 189): interpolation is part of what is tested
-SIZES = None  # the production grid: 50 to half the pool in steps of < 2x
+WINDOW = 160  # between grid sizes (111 and 166): interpolation is part of what is tested
+SIZES = None  # the production grid: 50 to half the pool in steps of < 1.5x
 DIM = 16
 
 

@@ -163,3 +163,15 @@ def test_fitting_is_deterministic_for_a_seed(baseline):
 def test_public_api_is_exported():
     for name in ("fit_baseline", "calibrate", "evaluate_window", "DriftResult", "WindowReport", "Topic", "MIN_WINDOW_SIZE"):
         assert hasattr(stats, name)
+
+
+@pytest.mark.parametrize("n_pool", [300, 3150, 6300, 9000, 20000])
+def test_every_calibration_grid_size_is_a_whole_number_of_units(n_pool):
+    # Calibration windows are unions of units; a pool of 6,300 rows has units of 4 and once got a
+    # first grid size of 50 (12.5 units), which failed calibration for such baselines.
+    unit = stats.suite.unit_size(n_pool)
+    sizes = stats.grid_sizes(n_pool // 2, unit)
+    assert np.all(sizes % unit == 0)
+    assert sizes[0] >= stats.MIN_WINDOW_SIZE and sizes[-1] <= n_pool // 2
+    assert np.all(sizes[1:] / sizes[:-1] < 1.6)  # steps < 1.5x, then rounded to whole units
+
