@@ -327,7 +327,10 @@ def compose_part(n: int) -> dict:
     results = {}
     for workers in (1, 2):
         s = deploy.Stack(project=f"ddscale{workers}", workdir=Path(tempfile.mkdtemp(prefix="driftdesk-scale-")),
-                         extra_env={"CELERY_VISIBILITY_TIMEOUT": "600"})
+                         # Each embedder gets its share of the host's cores (DRIFTDESK_EMBED_THREADS), as the
+                         # README's "Deploy" section says to run several on one host.
+                         extra_env={"CELERY_VISIBILITY_TIMEOUT": "600",
+                                    "DRIFTDESK_EMBED_THREADS": str(max(1, (os.cpu_count() or 1) // workers))})
         try:
             s.write_env_file()
             s.compose("up", "-d", "--no-build", "--scale", f"embedder={workers}", timeout=600)

@@ -163,7 +163,9 @@ class OnnxSentenceModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # One intra-op thread per physical core: hyper-threads share the core's vector units, and more threads
         # than cores only adds switching (PyTorch picks the same number).
-        options.intra_op_num_threads = int(os.environ.get("DRIFTDESK_ONNX_THREADS", "0")) or physical_cores()
+        options.intra_op_num_threads = (int(os.environ.get("DRIFTDESK_ONNX_THREADS", "0"))
+                                        or int(os.environ.get("DRIFTDESK_EMBED_THREADS", "").strip() or "0")
+                                        or physical_cores())
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         # Idle intra-op threads sleep instead of spinning: a worker shares its cores with PostgreSQL, Celery
