@@ -105,6 +105,13 @@ def _page(request, queryset, per_page: int = 50):
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
+def _filtered_page(request, found) -> tuple[object, str | None, int]:
+    """A filter's page of rows, or (bad filter values) an empty page with the form's errors and a 400."""
+    if found.is_bound and not found.is_valid():
+        return _page(request, found.queryset.none()), found.errors_text, 400
+    return _page(request, found.qs), None, 200
+
+
 class SampleExplorerView(RoleRequiredMixin, TemplateView):
     """Find answers: full-text search and filters over the samples of the caller's teams' deployments.
 
@@ -118,13 +125,9 @@ class SampleExplorerView(RoleRequiredMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         found = selectors.sample_explorer(viewer=request.user, data=request.GET or None)
         ctx = self.get_context_data(**kwargs)
-        status = 200
-        if found.is_bound and not found.is_valid():
-            ctx["error"] = found.errors_text
-            status = 400
-            ctx["page"] = _page(request, found.queryset.none())
-        else:
-            ctx["page"] = _page(request, found.qs)
+        ctx["page"], error, status = _filtered_page(request, found)
+        if error:
+            ctx["error"] = error
         ctx.update(filter=found, reasons=Reason.choices, can_flag=has_role(request.user, POWER_USER),
                    here=request.get_full_path())
         return self.render_to_response(ctx, status=status)
@@ -137,13 +140,9 @@ class MyFlagsView(RoleRequiredMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         found = selectors.my_flags(user=request.user, data=request.GET or None)
         ctx = self.get_context_data(**kwargs)
-        status = 200
-        if found.is_bound and not found.is_valid():
-            ctx["error"] = found.errors_text
-            status = 400
-            ctx["page"] = _page(request, found.queryset.none())
-        else:
-            ctx["page"] = _page(request, found.qs)
+        ctx["page"], error, status = _filtered_page(request, found)
+        if error:
+            ctx["error"] = error
         ctx["filter"] = found
         return self.render_to_response(ctx, status=status)
 

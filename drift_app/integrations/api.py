@@ -8,13 +8,10 @@ the same ingestion service (one multi-row insert, idempotent, embedding queued o
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
@@ -23,22 +20,20 @@ from rest_framework.views import APIView
 from .. import services
 from ..authentication import ApiKeyAuthentication, IngestionBasicAuthentication, ingestion_key
 from ..models import ApiKey
+from ..throttling import RedisFallbackThrottleMixin
 from . import otlp
-
-logger = logging.getLogger(__name__)
 
 INGESTION_AUTHENTICATION = [ApiKeyAuthentication, IngestionBasicAuthentication]
 
-# When Redis is down the limit is counted per process in memory: ingestion keeps working (the samples are what
-# matters) and the limit still holds, only per web process instead of shared.
-_FALLBACK_CACHE = LocMemCache("driftdesk-ingest-throttle", {"MAX_ENTRIES": 10_000})
 
-
-class IngestionKeyRateThrottle(SimpleRateThrottle):
+class IngestionKeyRateThrottle(RedisFallbackThrottleMixin, SimpleRateThrottle):
     """Requests per ingestion key on the tracing-tool endpoints (DRIFTDESK_TRACE_INGEST_RATE, read per request);
     over it, 429 with Retry-After (DRF), which OTLP exporters and the Langfuse SDK both honour by retrying."""
 
     scope = "trace_ingest"
+    # Redis down: ingestion keeps working (the samples are what matters), counted per process.
+    limit_name = "ingestion rate limit"
+    fallback_cache = LocMemCache("driftdesk-ingest-throttle", {"MAX_ENTRIES": 10_000})
 
     def get_rate(self) -> str:
         return settings.DRIFTDESK_TRACE_INGEST_RATE
@@ -48,17 +43,6 @@ class IngestionKeyRateThrottle(SimpleRateThrottle):
         if not isinstance(key, ApiKey):
             return None  # refused by the permission anyway
         return self.cache_format % {"scope": self.scope, "ident": f"key-{key.pk}"}
-
-    def allow_request(self, request, view) -> bool:
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        try:
-            return super().allow_request(request, view)
-        except RedisError as exc:
-            logger.warning("ingestion rate limit: Redis unavailable (%s); counting in process memory",
-                           type(exc).__name__)
-            self.cache = _FALLBACK_CACHE
-            return super().allow_request(request, view)
 
 
 INGESTION_THROTTLES = [IngestionKeyRateThrottle]
