@@ -36,20 +36,6 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def embed_threads() -> int:
-    """DRIFTDESK_EMBED_THREADS: CPU threads the encoder may use in this process; 0 (default) leaves the library's
-    choice (every core). Several embedding workers on one host should split its cores between them: each torch
-    process otherwise takes them all, and two of them only contend (bench/scale.py, README "Deploy")."""
-    raw = os.environ.get("DRIFTDESK_EMBED_THREADS", "").strip() or "0"
-    try:
-        threads = int(raw)
-    except ValueError:
-        raise ValueError(f"DRIFTDESK_EMBED_THREADS must be a whole number of threads, got {raw!r}") from None
-    if threads < 0:
-        raise ValueError(f"DRIFTDESK_EMBED_THREADS must be 0 (all cores) or more, got {threads}")
-    return threads
-
-
 @lru_cache(maxsize=1)
 def get_model():
     # Set before importing: huggingface_hub reads it at import time.
@@ -67,7 +53,7 @@ def get_model():
             return _encoders.OnnxSentenceModel()
         if ENCODER == "openai":
             return _encoders.OpenAIEmbeddingModel()
-        threads = embed_threads()
+        threads = _encoders.embed_threads()
         if threads:
             import torch
 

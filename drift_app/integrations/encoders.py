@@ -133,6 +133,20 @@ def optimise_onnx(source: Path) -> Path:
     return target
 
 
+def embed_threads() -> int:
+    """DRIFTDESK_EMBED_THREADS: CPU threads the encoder may use in this process; 0 (default) leaves the library's
+    choice (every core). Several embedding workers on one host should split its cores between them: each torch
+    process otherwise takes them all, and two of them only contend (bench/scale.py, README "Deploy")."""
+    raw = os.environ.get("DRIFTDESK_EMBED_THREADS", "").strip() or "0"
+    try:
+        threads = int(raw)
+    except ValueError:
+        raise ValueError(f"DRIFTDESK_EMBED_THREADS must be a whole number of threads, got {raw!r}") from None
+    if threads < 0:
+        raise ValueError(f"DRIFTDESK_EMBED_THREADS must be 0 (all cores) or more, got {threads}")
+    return threads
+
+
 def physical_cores() -> int:
     """CPU cores this process may use (threads per core counted once where the kernel says so)."""
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -163,8 +177,7 @@ class OnnxSentenceModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # One intra-op thread per physical core: hyper-threads share the core's vector units, and more threads
         # than cores only adds switching (PyTorch picks the same number).
-        options.intra_op_num_threads = (int(os.environ.get("DRIFTDESK_ONNX_THREADS", "0"))
-                                        or int(os.environ.get("DRIFTDESK_EMBED_THREADS", "").strip() or "0")
+        options.intra_op_num_threads = (int(os.environ.get("DRIFTDESK_ONNX_THREADS", "0")) or embed_threads()
                                         or physical_cores())
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from drift_app import embeddings
+from drift_app.integrations import encoders
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = ("import torch; torch.set_num_threads(2); from drift_app import embeddings; embeddings.get_model(); "
@@ -37,4 +37,4 @@ def test_the_encoder_uses_the_threads_it_is_given_and_otherwise_leaves_torch_alo
 def test_a_malformed_thread_count_is_refused_naming_the_variable(monkeypatch, value, problem):
     monkeypatch.setenv("DRIFTDESK_EMBED_THREADS", value)
     with pytest.raises(ValueError, match=rf"DRIFTDESK_EMBED_THREADS must be .*{re.escape(problem)}"):
-        embeddings.embed_threads()
+        encoders.embed_threads()
