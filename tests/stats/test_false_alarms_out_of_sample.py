@@ -84,14 +84,18 @@ def test_detection_reaches_ninety_percent_of_an_oracle_threshold(gaussian_runs):
 
 
 def test_templated_traffic_keeps_the_false_alarm_rate():
+    """90% of rows copies of 20 texts: 100 baselines of 10 fresh windows each (a baseline's
+    reference holds its own draw of the templates' shares, which all its windows share)."""
     flags = []
-    for b in range(5):
+    for b in range(N_BASELINES):
         rng = np.random.default_rng(2000 + b)
         templates = rng.standard_normal((20, DIM)).astype(np.float32)
         fitted = stats.fit_baseline(templated(rng, 1200, templates), seed=b)
         calibration = stats.calibrate(fitted, false_alarm_rate=RATE, sizes=SIZES, seed=b)
-        fresh = templated(rng, 10_000, templates)
-        flags.append(stats.evaluate_windows(fitted, calibration, fresh, windows_of(rng, 10_000, 200)).combined_drifted)
+        fresh = templated(rng, 2_000, templates)
+        windows = windows_of(rng, 2_000, WINDOWS_PER_BASELINE)
+        flags.append(stats.evaluate_windows(fitted, calibration, fresh, windows).combined_drifted)
     rate, (low, high), n = interval(np.concatenate(flags))
     print(f"templated false alarms: {rate:.4f} [{low:.4f}, {high:.4f}] over {n} windows")
+    assert n >= 1000
     assert low <= RATE, f"false-alarm rate {rate:.4f}, 95% interval [{low:.4f}, {high:.4f}] lies above {RATE}"
