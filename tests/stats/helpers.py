@@ -24,3 +24,20 @@ def clustered(n: int, centres: np.ndarray, seed: int, *, spread: float = 0.6, sh
     if shift is not None:
         points = points + shift
     return unit(points)
+
+
+def false_alarm_interval(flags, rate: float) -> tuple[float, tuple[float, float], int]:
+    """The observed false-alarm rate of ``flags`` with its binomial (Clopper-Pearson) 95% interval."""
+    from scipy.stats import binomtest
+
+    k, n = int(np.sum(flags)), int(np.size(flags))
+    ci = binomtest(k, n, rate).proportion_ci(confidence_level=0.95)
+    return k / n, (ci.low, ci.high), n
+
+
+def assert_false_alarms_at_most(flags, rate: float, label: str) -> None:
+    """At least 1,000 windows, and the 95% interval contains ``rate`` or lies below it."""
+    observed, (low, high), n = false_alarm_interval(flags, rate)
+    print(f"{label} false alarms: {observed:.4f} [{low:.4f}, {high:.4f}] over {n} windows")
+    assert n >= 1000
+    assert low <= rate, f"false-alarm rate {observed:.4f}, 95% interval [{low:.4f}, {high:.4f}] lies above {rate}"

@@ -9,9 +9,9 @@ windows of the same baselines.
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
 
 from drift_app import stats
+from .helpers import assert_false_alarms_at_most
 
 RATE = 0.01
 # The promise is a rate over baselines and windows: a production reference is one fixed sample, so
@@ -42,12 +42,6 @@ def windows_of(rng, table_size, k):
     return np.stack([rng.choice(table_size, WINDOW, replace=False) for _ in range(k)])
 
 
-def interval(flags):
-    k, n = int(np.sum(flags)), int(np.size(flags))
-    ci = binomtest(k, n, RATE).proportion_ci(confidence_level=0.95)
-    return k / n, (ci.low, ci.high), n
-
-
 @pytest.fixture(scope="module")
 def gaussian_runs():
     """Per baseline: null decisions, oracle threshold from other null windows, shifted windows."""
@@ -70,10 +64,7 @@ def gaussian_runs():
 
 def test_the_false_alarm_rate_on_1000_fresh_gaussian_windows_is_at_most_nominal(gaussian_runs):
     null_flags, _, _ = gaussian_runs
-    rate, (low, high), n = interval(null_flags)
-    print(f"synthetic false alarms: {rate:.4f} [{low:.4f}, {high:.4f}] over {n} windows")
-    assert n >= 1000
-    assert low <= RATE, f"false-alarm rate {rate:.4f}, 95% interval [{low:.4f}, {high:.4f}] lies above {RATE}"
+    assert_false_alarms_at_most(null_flags, RATE, "synthetic")
 
 
 def test_detection_reaches_ninety_percent_of_an_oracle_threshold(gaussian_runs):
@@ -95,7 +86,4 @@ def test_templated_traffic_keeps_the_false_alarm_rate():
         fresh = templated(rng, 2_000, templates)
         windows = windows_of(rng, 2_000, WINDOWS_PER_BASELINE)
         flags.append(stats.evaluate_windows(fitted, calibration, fresh, windows).combined_drifted)
-    rate, (low, high), n = interval(np.concatenate(flags))
-    print(f"templated false alarms: {rate:.4f} [{low:.4f}, {high:.4f}] over {n} windows")
-    assert n >= 1000
-    assert low <= RATE, f"false-alarm rate {rate:.4f}, 95% interval [{low:.4f}, {high:.4f}] lies above {RATE}"
+    assert_false_alarms_at_most(np.concatenate(flags), RATE, "templated")
