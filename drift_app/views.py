@@ -218,9 +218,12 @@ class DriftRunDetailView(RoleRequiredMixin, TemplateView):
             {"name": name, "label": _statistic_label(name), **r}
             for name, r in sorted((run.results or {}).items()) if isinstance(r, dict)
         ]
+        reference = (run.combined or {}).get("reference_size")
         ctx.update(deployment=deployment, run=run, stats=stats,
                    working=run.status in (DriftRun.Status.PENDING, DriftRun.Status.RUNNING),
-                   can_operate=has_role(self.request.user, ML_ENGINEER, team=deployment.team_id))
+                   can_operate=has_role(self.request.user, ML_ENGINEER, team=deployment.team_id),
+                   # A reference under twice the window: the baseline's own noise is a large part of every statistic.
+                   small_reference=bool(reference and run.evaluated_count and reference < 2 * run.evaluated_count))
         return ctx
 
 

@@ -341,7 +341,8 @@ def _drift_run_compute(run: DriftRun) -> DriftRun:
             run.results = data["results"]
             run.combined = {**data["combined"], "thresholds": data["combined_thresholds"],
                             "false_alarm_rate": data["false_alarm_rate"],
-                            "deployment_false_alarm_rate": deployment.drift_false_alarm_rate}
+                            "deployment_false_alarm_rate": deployment.drift_false_alarm_rate,
+                            "reference_size": data["reference_size"]}
             run.topics = data["topics"]
             if run.target == "responses":
                 # Its own finding, never part of the drift decision: a style change is context for the

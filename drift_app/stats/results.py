@@ -85,6 +85,10 @@ class WindowReport:
     combined_thresholds: Mapping[str, float] = field(default_factory=dict)
     # Share of the window's vectors beyond the baseline's novelty radius (retraining advice reads it).
     novel_share: float | None = None
+    # Baseline rows the window was compared with (the pool minus the window's size). Every window of
+    # one baseline meets this same sample, so its noise is shared: the smaller it is against the
+    # window, the more that baseline's false alarms cluster and the less a weak shift shows.
+    reference_size: int | None = None
 
     @property
     def drifted(self) -> bool:
@@ -100,4 +104,5 @@ class WindowReport:
             "combined_thresholds": {k: _clean(v) for k, v in self.combined_thresholds.items()},
             "topics": [topic.to_dict() for topic in self.topics],
             "novel_share": _clean(self.novel_share),
+            "reference_size": self.reference_size,
         }

@@ -453,4 +453,5 @@ def evaluate_window(
         false_alarm_rate=calibration.false_alarm_rate,
         combined_thresholds=dict(zip(calibration.names, map(float, calibration.untransform(centre + combined_level * scale)))),
         novel_share=float(np.mean(novel)),
+        reference_size=int(calibration.n_pool - n) if calibration.n_pool else None,
     )

@@ -1,4 +1,5 @@
-"""Response style is its own finding on the responses' drift run, read back from the stored baseline."""
+"""Response style is its own finding on the responses' drift run, read back from the stored baseline; every run
+names the size of the reference it was judged against."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from drift_app import services
+from drift_app import services, stats
 from drift_app.models import ProductionSample
 from tests import factories
 
@@ -71,3 +72,15 @@ def test_answers_like_the_baseline_raise_no_style_finding(deployment):
 def test_prompt_runs_carry_no_style_finding(deployment):
     run = _run(deployment, 2, "prompts")
     assert "style" not in run.combined
+
+
+def test_a_run_names_its_reference_and_the_page_says_when_it_is_small_against_the_window(deployment, personas, client):
+    run = _run(deployment, 1, "prompts")
+    reference = run.combined["reference_size"]
+    # The baseline's pool (its rows less the structure and radius rows) minus the window's left-out rows.
+    pool = stats.FittedBaseline.from_bytes(bytes(run.baseline.prompt_artifact)).n_pool
+    assert reference == pool - run.evaluated_count
+    assert reference < 2 * run.evaluated_count  # 900 baseline samples against a window of 300
+    client.force_login(personas.erin)
+    page = client.get(f"/deployments/{deployment.slug}/drift/runs/{run.pk}/").content.decode()
+    assert f"{reference} baseline rows: fewer than twice the window" in page

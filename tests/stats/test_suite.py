@@ -124,6 +124,7 @@ def test_report_is_json_serialisable_and_names_every_statistic(fitted, calibrati
     assert 0.0 <= payload["novel_share"] <= 1.0
     assert 0.0 <= payload["results"]["js"]["statistic"] <= 1.0
     assert payload["combined"]["name"] == "combined"
+    assert payload["reference_size"] == fitted.n_pool - WINDOW  # the pool minus the window's left-out rows
 
 
 def test_one_calibration_serves_any_window_size_up_to_half_the_pool(fitted, calibration):
