@@ -307,6 +307,23 @@ class Judge:
         return values
 
 
+class Detections:
+    """One detection row: per baseline, our decisions, the per-baseline oracle's, and the combined statistic
+    (which the pooled oracle's level is applied to afterwards)."""
+
+    def __init__(self) -> None:
+        self.ours: list[np.ndarray] = []
+        self.oracle: list[np.ndarray] = []
+        self.combined: list[np.ndarray] = []
+
+    def add(self, judge: Judge, windows: np.ndarray):
+        decision = judge.judge(windows)
+        self.ours.append(decision.combined_drifted)
+        self.oracle.append(decision.combined > judge.oracle_level)
+        self.combined.append(decision.combined)
+        return decision
+
+
 def draw(rng: np.random.Generator, candidates: np.ndarray, k: int, count: int) -> np.ndarray:
     return np.stack([rng.choice(candidates, k, replace=False) for _ in range(count)])
 
@@ -363,7 +380,7 @@ def large_baselines(stats, everything, pool_rows, oos_rows, args) -> dict:
     reference's source, grows from 3,150 to 7,560 rows): how the per-baseline oracle's advantage
     shrinks as the reference's own noise does. Windows come from the 6,000 rows left, so they
     overlap more than the main rows' windows do."""
-    ours, oracle, combined, oracle_null, null_flags = [], [], [], [], []
+    row, oracle_null, null_flags = Detections(), [], []
     for b in range(args.large_baselines):
         rng = np.random.default_rng(700 + b)
         base = np.sort(rng.choice(pool_rows, LARGE_BASELINE, replace=False))
@@ -371,12 +388,9 @@ def large_baselines(stats, everything, pool_rows, oos_rows, args) -> dict:
         judge = Judge(stats, everything, base, seed=b)
         null_flags.append(judge.judge(draw(rng, rest, WINDOW, args.windows_per_baseline)).combined_drifted)
         oracle_null.append(judge.set_oracle(draw(rng, rest, WINDOW, args.oracle_windows)))
-        decision = judge.judge(mixed(rng, rest, oos_rows, 0.02, args.detection_windows))
-        ours.append(decision.combined_drifted)
-        oracle.append(decision.combined > judge.oracle_level)
-        combined.append(decision.combined)
+        row.add(judge, mixed(rng, rest, oos_rows, 0.02, args.detection_windows))
     level = pooled_level(oracle_null)
-    pooled = [values > level for values in combined]
+    ours, oracle, pooled = row.ours, row.oracle, [values > level for values in row.combined]
     log(f"large baselines: oos_2 ours {np.mean(np.concatenate(ours)):.3f}, per-baseline oracle "
         f"{np.mean(np.concatenate(oracle)):.3f}, pooled oracle {np.mean(np.concatenate(pooled)):.3f}")
     return {
@@ -406,9 +420,7 @@ def measure(data: dict, vectors: dict, domains: dict, template_vectors: np.ndarr
     names = sorted(domains)
 
     flags: dict[str, list] = {k: [] for k in ("synthetic", "clinc_same_split", "clinc_test_split", "templated")}
-    ours: dict[str, list] = {k: [] for k in DETECTION}
-    oracle: dict[str, list] = {k: [] for k in DETECTION}
-    combined: dict[str, list] = {k: [] for k in DETECTION}  # judged windows' combined statistic
+    rows = {k: Detections() for k in DETECTION}
     oracle_null: dict[str, list] = {"clinc": [], "unseen_domain": []}  # oracle null windows' combined statistic
     null_combined: dict[str, list] = {"clinc_same_split": [], "clinc_test_split": []}  # judged null windows' combined statistic
     evidently_spec: dict = {"windows": {}, "refs": []}
@@ -430,10 +442,7 @@ def measure(data: dict, vectors: dict, domains: dict, template_vectors: np.ndarr
         oracle_null["clinc"].append(judge.set_oracle(draw(rng, rest, WINDOW, orc)))
         for share in (2, 5, 10):
             windows = mixed(rng, rest, oos_rows, share / 100, det)
-            decision = judge.judge(windows)
-            ours[f"oos_{share}"].append(decision.combined_drifted)
-            oracle[f"oos_{share}"].append(decision.combined > judge.oracle_level)
-            combined[f"oos_{share}"].append(decision.combined)
+            rows[f"oos_{share}"].add(judge, windows)
             if b < args.evidently_baselines:
                 evidently_spec["windows"].setdefault(f"oos_{share}", []).append((windows, b))
         if b < args.evidently_baselines:
@@ -448,26 +457,23 @@ def measure(data: dict, vectors: dict, domains: dict, template_vectors: np.ndarr
         rest_d = np.setdiff1d(seen, base_d)
         judge_d = Judge(stats, everything, base_d, seed=b)
         oracle_null["unseen_domain"].append(judge_d.set_oracle(draw(rng, rest_d, WINDOW, orc)))
-        decision = judge_d.judge(mixed(rng, rest_d, unseen, 0.10, det))
-        ours["unseen_domain_10"].append(decision.combined_drifted)
-        oracle["unseen_domain_10"].append(decision.combined > judge_d.oracle_level)
-        combined["unseen_domain_10"].append(decision.combined)
+        rows["unseen_domain_10"].add(judge_d, mixed(rng, rest_d, unseen, 0.10, det))
 
         gaussian = np.random.default_rng(500 + b).standard_normal((BASELINE + 20_000, 384)).astype(np.float32)
         judge_g = Judge(stats, gaussian, np.arange(BASELINE), seed=b)
         flags["synthetic"].append(judge_g.judge(draw(rng, np.arange(BASELINE, BASELINE + 20_000), WINDOW, per)).combined_drifted)
         if (b + 1) % 10 == 0 or b + 1 == args.baselines:
             log(f"baseline {b + 1}/{args.baselines} ({time.perf_counter() - started:.0f} s): "
-                + ", ".join(f"{k} {np.mean(np.concatenate(v)):.3f}" for k, v in {**flags, **ours}.items() if v))
+                + ", ".join(f"{k} {np.mean(np.concatenate(v)):.3f}" for k, v in {**flags, **{k: r.ours for k, r in rows.items()}}.items() if v))
 
     flags["templated"] = templated_false_alarms(stats, everything, pool_rows, template_rows, args)
     large = large_baselines(stats, everything, pool_rows, oos_rows, args)
     evidently_spec["everything"] = everything
     false_alarm = {k: rate_with_interval(np.concatenate(v)) for k, v in flags.items()}
-    detection = {k: rate_with_interval(np.concatenate(v)) for k, v in ours.items()}
-    oracle_detection = {k: rate_with_interval(np.concatenate(v)) for k, v in oracle.items()}
+    detection = {k: rate_with_interval(np.concatenate(r.ours)) for k, r in rows.items()}
+    oracle_detection = {k: rate_with_interval(np.concatenate(r.oracle)) for k, r in rows.items()}
     levels = {"clinc": pooled_level(oracle_null["clinc"]), "unseen_domain": pooled_level(oracle_null["unseen_domain"])}
-    pooled_flags = {k: [values > levels["unseen_domain" if k == "unseen_domain_10" else "clinc"] for values in combined[k]]
+    pooled_flags = {k: [values > levels["unseen_domain" if k == "unseen_domain_10" else "clinc"] for values in rows[k].combined]
                     for k in DETECTION}
     pooled = {k: rate_with_interval(np.concatenate(v)) for k, v in pooled_flags.items()}
     # The pooled oracle's own alarms on the judged null windows: near 1% on the same split by
@@ -476,7 +482,7 @@ def measure(data: dict, vectors: dict, domains: dict, template_vectors: np.ndarr
     eb = args.evidently_baselines
     ours_on_evidently_windows = {
         **{k: rate_with_interval(np.concatenate(flags[k][:eb])) for k in ("clinc_same_split", "clinc_test_split")},
-        **{f"oos_{s}": rate_with_interval(np.concatenate(ours[f"oos_{s}"][:eb])) for s in (2, 5, 10)},
+        **{f"oos_{s}": rate_with_interval(np.concatenate(rows[f"oos_{s}"].ours[:eb])) for s in (2, 5, 10)},
     }
     return {
         "false_alarm": false_alarm, "detection": detection, "oracle_detection": oracle_detection,
@@ -484,8 +490,8 @@ def measure(data: dict, vectors: dict, domains: dict, template_vectors: np.ndarr
         "oracle_pooled_levels": levels,
         "oracle_pooled_false_alarm": oracle_pooled_false_alarm,
         "clinc_test_split_difference": split_difference(everything, pool_rows, test_rows),
-        "detection_ratio": {k: ratio_with_interval(ours[k], oracle[k]) for k in DETECTION},
-        "detection_ratio_pooled": {k: ratio_with_interval(ours[k], pooled_flags[k]) for k in DETECTION},
+        "detection_ratio": {k: ratio_with_interval(rows[k].ours, rows[k].oracle) for k in DETECTION},
+        "detection_ratio_pooled": {k: ratio_with_interval(rows[k].ours, pooled_flags[k]) for k in DETECTION},
         "ours_on_evidently_windows": ours_on_evidently_windows,
         "large_baseline": large,
     }, evidently_spec
